@@ -1,0 +1,33 @@
+"""Shared plumbing for the thin stage CLIs in ``stages/``: logging, params, clean failures."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eqlab.params import ParamError, load_params
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("matplotlib", "PIL", "papermill", "traitlets", "blib2to3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_stage(main: Callable[[argparse.Namespace, dict[str, Any]], None], parser: argparse.ArgumentParser,
+              argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, load ``--params``, call ``main``; expected errors exit 2 with one clear line."""
+    from eqlab.data.raw import RawDataError
+
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        main(args, load_params(args.params))
+    except (ParamError, RawDataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,196 @@
+"""Group actions on images and feature maps: one implementation for both.
+
+Every function takes a ``(B, C, H, W)`` tensor and acts on the two trailing (spatial) axes about
+the centre of the grid. Conventions (the same as ``torch.rot90`` on an image shown with row 0 at
+the top):
+
+* ``rot90(x, k)`` turns the content counter-clockwise by ``k`` quarter turns;
+* ``rotate(x, θ)`` turns it counter-clockwise by ``θ`` radians, so ``rotate(x, π/2) ≈ rot90(x, 1)``;
+* ``flip(x, 'h')`` mirrors left↔right, ``flip(x, 'v')`` top↔bottom;
+* ``rescale(x, s)`` scales the content about the centre by ``s`` inside the same canvas.
+
+A :class:`Transform` names one element g; ``g.apply(x)`` computes ``g·x`` with
+``[g·x](u) = x(g⁻¹u)``. Applied to a feature map whose grid is centred on the image grid
+(symmetric padding, even sizes at 2×2 pools) the same call is the spatial part ``P_g`` of the
+induced action on features — the law checked by the tests is ``φ(g·x) = g·φ(x)`` for an
+equivariant φ with a channel-wise (trivial) representation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+Interp = Literal["nearest", "bilinear", "bicubic"]
+INTERPOLATIONS: tuple[str, ...] = ("nearest", "bilinear", "bicubic")
+
+
+def rot90(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Exact counter-clockwise rotation by ``k`` quarter turns of the last two axes."""
+    return torch.rot90(x, k % 4, dims=(-2, -1))
+
+
+def flip(x: torch.Tensor, axis: Literal["h", "v"]) -> torch.Tensor:
+    """Exact mirror: ``'h'`` reverses columns (left↔right), ``'v'`` reverses rows."""
+    if axis == "h":
+        return torch.flip(x, dims=(-1,))
+    if axis == "v":
+        return torch.flip(x, dims=(-2,))
+    raise ValueError(f"flip axis must be 'h' or 'v', got {axis!r}")
+
+
+def _affine(
+    x: torch.Tensor, inv: torch.Tensor, interp: Interp
+) -> torch.Tensor:  # inv: (B, 2, 2) maps output pixel offsets to input pixel offsets
+    if interp not in INTERPOLATIONS:
+        raise ValueError(f"interpolation {interp!r}; allowed values: {list(INTERPOLATIONS)}")
+    b, _, h, w = x.shape
+    # normalised coords n = S^{-1} p with p pixel offsets from the centre, S = diag(w/2, h/2)
+    s = torch.tensor([w / 2.0, h / 2.0], dtype=inv.dtype, device=inv.device)
+    theta2 = inv * s.view(1, 1, 2) / s.view(1, 2, 1)  # S^{-1} inv S
+    theta = torch.cat([theta2, torch.zeros(b, 2, 1, dtype=inv.dtype, device=inv.device)], dim=2)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode=interp, padding_mode="zeros", align_corners=False)
+
+
+def _per_sample(value: float | torch.Tensor, b: int, dtype: torch.dtype, device) -> torch.Tensor:
+    t = torch.as_tensor(value, dtype=torch.float64, device=device)
+    if t.ndim == 0:
+        t = t.expand(b)
+    if t.shape != (b,):
+        raise ValueError(f"expected a scalar or {b} per-sample values, got shape {tuple(t.shape)}")
+    return t
+
+
+def rotate(
+    x: torch.Tensor, angle: float | torch.Tensor, interp: Interp = "bilinear"
+) -> torch.Tensor:
+    """Rotate counter-clockwise by ``angle`` radians (scalar or one per sample), zero fill."""
+    b = x.shape[0]
+    a = _per_sample(angle, b, x.dtype, x.device)
+    c, s = torch.cos(a), torch.sin(a)
+    # output offset p samples the input at R^{-1} p, R the counter-clockwise rotation in
+    # (column, row) coordinates with rows pointing down: R = [[c, s], [-s, c]].
+    inv = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    return _affine(x, inv, interp)
+
+
+def rescale(x: torch.Tensor, scale: float | torch.Tensor, interp: Interp = "bicubic") -> torch.Tensor:
+    """Scale the content about the centre by ``scale`` (one or per sample) in the same canvas."""
+    b = x.shape[0]
+    sc = _per_sample(scale, b, x.dtype, x.device)
+    if bool((sc <= 0).any()):
+        raise ValueError("scale factors must be positive")
+    eye = torch.eye(2, dtype=torch.float64, device=x.device).expand(b, 2, 2)
+    return _affine(x, eye / sc.view(b, 1, 1), interp)
+
+
+def circular_mask(h: int, w: int, device=None) -> torch.Tensor:
+    """Boolean ``(h, w)`` mask of pixel centres inside the inscribed disk of the grid."""
+    yy = torch.arange(h, device=device, dtype=torch.float64) - (h - 1) / 2
+    xx = torch.arange(w, device=device, dtype=torch.float64) - (w - 1) / 2
+    r = min(h, w) / 2
+    return (yy.view(-1, 1) ** 2 + xx.view(1, -1) ** 2) <= r * r
+
+
+def group_pool(h: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Max over contiguous blocks of ``group_size`` channels: ``(B, G·Λ, H, W) → (B, G, H, W)``."""
+    b, c, *rest = h.shape
+    if c % group_size:
+        raise ValueError(f"{c} channels do not split into groups of {group_size}")
+    return h.reshape(b, c // group_size, group_size, *rest).amax(dim=2)
+
+
+TransformKind = Literal["identity", "rotate", "flip", "scale"]
+_ROT = re.compile(r"^rot(-?\d+)$")
+_SCALE = re.compile(r"^scale(\d+(?:\.\d+)?)$")
+TRANSFORM_NAMES = "identity, hflip, vflip, rot<degrees> (e.g. rot90, rot45), scale<factor> (e.g. scale0.5)"
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One named group element g acting on ``(B, C, H, W)`` tensors."""
+
+    name: str
+    kind: TransformKind
+    param: float = 0.0  # degrees for 'rotate', factor for 'scale', 0=h / 1=v for 'flip'
+
+    @property
+    def exact(self) -> bool:
+        """True when g maps pixel centres onto pixel centres (no interpolation)."""
+        if self.kind == "rotate":
+            return self.param % 90 == 0
+        return self.kind in ("identity", "flip")
+
+    def apply(self, x: torch.Tensor, interp: Interp = "bilinear") -> torch.Tensor:
+        if self.kind == "identity":
+            return x
+        if self.kind == "flip":
+            return flip(x, "h" if self.param == 0 else "v")
+        if self.kind == "rotate":
+            if self.exact:
+                return rot90(x, int(self.param // 90))
+            return rotate(x, math.radians(self.param), interp)
+        return rescale(x, self.param, "bicubic" if interp == "bilinear" else interp)
+
+    def inverse(self) -> Transform:
+        if self.kind == "rotate":
+            return get_transform(_rot_name(-self.param))
+        if self.kind == "scale":
+            return Transform(f"scale{1.0 / self.param:g}", "scale", 1.0 / self.param)
+        return self
+
+    def valid_mask(self, h: int, w: int, device=None) -> torch.Tensor:
+        """Where both x and g·x carry content: all pixels for exact g, the inscribed disk for
+        interpolated rotations, the shrunk canvas for scalings."""
+        if self.exact:
+            return torch.ones(h, w, dtype=torch.bool, device=device)
+        if self.kind == "rotate":
+            return circular_mask(h, w, device)
+        s = min(self.param, 1.0 / self.param)
+        yy = (torch.arange(h, device=device, dtype=torch.float64) - (h - 1) / 2).abs()
+        xx = (torch.arange(w, device=device, dtype=torch.float64) - (w - 1) / 2).abs()
+        return (yy.view(-1, 1) <= s * h / 2) & (xx.view(1, -1) <= s * w / 2)
+
+
+def _rot_name(deg: float) -> str:
+    d = int(round(deg)) % 360
+    return "identity" if d == 0 else f"rot{d}"
+
+
+def get_transform(name: str) -> Transform:
+    """Parse a transform name; unknown names list the allowed forms."""
+    if name == "identity":
+        return Transform("identity", "identity")
+    if name in ("hflip", "vflip"):
+        return Transform(name, "flip", 0.0 if name == "hflip" else 1.0)
+    m = _ROT.match(name)
+    if m:
+        deg = int(m.group(1))
+        if deg % 360 == 0:
+            return Transform("identity", "identity")
+        return Transform(_rot_name(deg), "rotate", float(deg % 360))
+    m = _SCALE.match(name)
+    if m and float(m.group(1)) > 0:
+        return Transform(name, "scale", float(m.group(1)))
+    raise ValueError(f"unknown transform {name!r}; allowed: {TRANSFORM_NAMES}")
+
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "r1": ("identity",),
+    "r2": ("identity", "rot180"),
+    "r4": ("identity", "rot90", "rot180", "rot270"),
+    "r8": tuple(_rot_name(45 * i) for i in range(8)),
+}
+
+
+def group_elements(group: str) -> tuple[Transform, ...]:
+    """The elements of a named finite group, identity first."""
+    if group not in GROUPS:
+        raise ValueError(f"unknown group {group!r}; allowed values: {sorted(GROUPS)}")
+    return tuple(get_transform(n) for n in GROUPS[group])

@@ -1,0 +1,1 @@
+"""Metrics computed from models and features (accuracy, extent of equivariance)."""

@@ -1,0 +1,106 @@
+"""The extent of equivariance of group-pooled maps (IEN, Eqs. 6–7) — loss and metric in one place.
+
+For a tap h with contiguous feature groups of size Λ, the pooled map ĥ takes the max over each
+group. For a group element g the per-layer discrepancy is
+
+    e_g = MSE( g⁻¹·ĥ(g·x), ĥ(x) )            (purely spatial action, no channel permutation)
+
+computed inside ``g.valid_mask`` (all pixels for exact g). IEN's loss and its reported extent of
+equivariance are L_G = Σ_{g∈G} e_g (the identity adds 0). The relative error
+Σ_g ‖g⁻¹·ĥ(g·x) − ĥ(x)‖² / Σ_g ‖ĥ(x)‖² does not shrink when activations shrink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from eqlab.groups import Transform, group_pool
+
+
+def stack_orbit(x: torch.Tensor, elements: Sequence[Transform]) -> torch.Tensor:
+    """``[g_0·x; g_1·x; …]`` along the batch axis (g_0 is the identity)."""
+    return torch.cat([g.apply(x) for g in elements], dim=0)
+
+
+def layer_terms(
+    h: torch.Tensor, elements: Sequence[Transform], group_size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For a tap output on a stacked orbit ``(|G|·B, C, H, W)``, per non-identity g:
+    summed squared error, summed squared reference and the element count (all shape ``(|G|-1,)``)."""
+    n = len(elements)
+    pooled = group_pool(h, group_size)
+    pooled = pooled.reshape(n, pooled.shape[0] // n, *pooled.shape[1:])
+    ref = pooled[0]
+    hh, ww = ref.shape[-2:]
+    sq, rf, cnt = [], [], []
+    for i in range(1, n):
+        g = elements[i]
+        back = g.inverse().apply(pooled[i])
+        m = g.valid_mask(hh, ww, device=h.device).to(h.dtype)
+        d = (back - ref) ** 2 * m
+        sq.append(d.sum())
+        rf.append((ref**2 * m).sum())
+        cnt.append(m.sum() * ref.shape[0] * ref.shape[1])
+    return torch.stack(sq), torch.stack(rf), torch.stack(cnt)
+
+
+def equivariance_loss(
+    taps_out: Sequence[torch.Tensor], elements: Sequence[Transform], group_sizes: Sequence[int]
+) -> torch.Tensor:
+    """L_G = Σ_layers Σ_g MSE (unweighted; the caller multiplies by β)."""
+    total = taps_out[0].new_zeros(())
+    for h, gs in zip(taps_out, group_sizes, strict=True):
+        sq, _, cnt = layer_terms(h, elements, gs)
+        total = total + (sq / cnt).sum()
+    return total
+
+
+@dataclass
+class EquivarianceAccumulator:
+    """Accumulates per-layer, per-element sums over batches; ``result()`` gives abs and rel."""
+
+    layers: Sequence[str]
+    n_elements: int
+
+    def __post_init__(self) -> None:
+        k = self.n_elements - 1
+        self.sq = {name: torch.zeros(k, dtype=torch.float64) for name in self.layers}
+        self.rf = {name: torch.zeros(k, dtype=torch.float64) for name in self.layers}
+        self.cnt = {name: torch.zeros(k, dtype=torch.float64) for name in self.layers}
+
+    def add(
+        self, taps_out: Sequence[torch.Tensor], elements: Sequence[Transform], group_sizes: Sequence[int]
+    ) -> None:
+        for name, h, gs in zip(self.layers, taps_out, group_sizes, strict=True):
+            sq, rf, cnt = layer_terms(h.double(), elements, gs)
+            self.sq[name] += sq.cpu()
+            self.rf[name] += rf.cpu()
+            self.cnt[name] += cnt.cpu()
+
+    def result(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for name in self.layers:
+            mse = self.sq[name] / self.cnt[name]
+            out[name] = {
+                "abs": float(mse.sum()),
+                "rel": float(self.sq[name].sum() / self.rf[name].sum().clamp_min(1e-300)),
+            }
+        return out
+
+
+@torch.no_grad()
+def measure_equivariance(
+    model, x: torch.Tensor, elements: Sequence[Transform], batch_size: int = 256
+) -> dict[str, dict[str, float]]:
+    """Per-tap ``{'abs': L_G, 'rel': …}`` of ``model`` (put it in eval mode first) on images ``x``."""
+    group_sizes = [t.group_size for t in model.taps]
+    acc = EquivarianceAccumulator([t.name for t in model.taps], len(elements))
+    device = next(model.parameters()).device
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(device)
+        _, taps = model.forward_taps(stack_orbit(xb, elements))
+        acc.add(taps, elements, group_sizes)
+    return acc.result()

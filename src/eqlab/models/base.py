@@ -1,0 +1,54 @@
+"""The tapped-model contract shared by every architecture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Tap:
+    """A named layer output with ``channels = n_groups × group_size`` (contiguous groups)."""
+
+    name: str
+    channels: int
+    group_size: int
+
+    @property
+    def n_groups(self) -> int:
+        return self.channels // self.group_size
+
+
+class TappedModel(nn.Module):
+    """``blocks[i]`` maps tap ``i-1``'s output (the image for ``i = 0``) to tap ``i``'s output;
+    ``head`` maps the last tap to logits."""
+
+    taps: tuple[Tap, ...]
+    blocks: nn.ModuleList
+    head: nn.Module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+    def forward_taps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        outs = []
+        for block in self.blocks:
+            x = block(x)
+            outs.append(x)
+        return self.head(x), outs
+
+    def forward_from(self, index: int, h: torch.Tensor) -> torch.Tensor:
+        """Logits from tap ``index``'s output ``h`` (the frozen tail ψ)."""
+        for block in self.blocks[index + 1 :]:
+            h = block(h)
+        return self.head(h)
+
+    def tap_index(self, name: str) -> int:
+        names = [t.name for t in self.taps]
+        if name not in names:
+            raise ValueError(f"unknown layer {name!r}; this model's taps: {names}")
+        return names.index(name)

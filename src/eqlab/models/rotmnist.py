@@ -1,0 +1,71 @@
+"""The 6-conv Rot-MNIST family (IEN, Table 5), laid out like e2cnn's C4 model (E2SFCNN).
+
+conv(k, pad) → BatchNorm → [2×2 max-pool] → ELU, six times, with fields
+24 (9×9, pad 0), 32 (7×7, pad 3) + pool, 36 (7×7), 36 (7×7) + pool, 64 (7×7), 96 (5×5, pad 0);
+channels = fields × width × |G| so that every ``group_size`` contiguous channels form one feature
+group; then group pooling (max over each group), global max-pool, FC → BN → ELU → FC.
+
+Shapes on 28×28 inputs: 20 → 20 → 10 → 10 → 5 → 5 → 5 → 1. Every 2×2 pool sees an even size and
+every padding is symmetric, so each feature grid is centred on the image grid and a quarter turn of
+the image is a quarter turn of every map (the property the equivariance loss relies on).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from eqlab.groups import group_pool
+from eqlab.models.base import Tap, TappedModel
+
+FIELDS = (24, 32, 36, 36, 64, 96)
+KERNELS = (9, 7, 7, 7, 7, 5)
+PADDINGS = (0, 3, 3, 3, 3, 0)
+POOLS = (False, True, False, True, False, False)
+HIDDEN = 96
+
+
+def scaled_fields(width: float) -> tuple[int, ...]:
+    return tuple(max(1, round(f * width)) for f in FIELDS)
+
+
+class GroupPoolHead(nn.Module):
+    """Group pooling → global max-pool → FC → BN → ELU → FC."""
+
+    def __init__(self, group_size: int, fields: int, hidden: int, n_classes: int) -> None:
+        super().__init__()
+        self.group_size = group_size
+        self.fc1 = nn.Linear(fields, hidden)
+        self.bn = nn.BatchNorm1d(hidden)
+        self.fc2 = nn.Linear(hidden, n_classes)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        z = group_pool(h, self.group_size).amax(dim=(-2, -1))  # (B, fields)
+        return self.fc2(nn.functional.elu(self.bn(self.fc1(z))))
+
+
+class RotMnist6(TappedModel):
+    def __init__(
+        self, width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10
+    ) -> None:
+        super().__init__()
+        fields = scaled_fields(width)
+        chans = [f * group_size for f in fields]
+        blocks, c_in = [], in_channels
+        for c, k, p, pool in zip(chans, KERNELS, PADDINGS, POOLS, strict=True):
+            layers: list[nn.Module] = [nn.Conv2d(c_in, c, k, padding=p), nn.BatchNorm2d(c)]
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+            layers.append(nn.ELU())
+            blocks.append(nn.Sequential(*layers))
+            c_in = c
+        self.blocks = nn.ModuleList(blocks)
+        hidden = max(16, round(HIDDEN * width))
+        self.head = GroupPoolHead(group_size, fields[-1], hidden, n_classes)
+        self.taps = tuple(Tap(f"conv{i + 1}", c, group_size) for i, c in enumerate(chans))
+
+
+def build_rotmnist6(
+    width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10
+) -> RotMnist6:
+    return RotMnist6(width, group_size, in_channels, n_classes)

@@ -1,0 +1,32 @@
+"""Device choice and the determinism switches, set once per process."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def choose_device(requested: str = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device {requested!r}; allowed values: ['auto', 'cpu', 'cuda']")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("params ask for device 'cuda' but no CUDA device is available")
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(requested)
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed torch and ask for deterministic kernels (CUDA needs a fixed cuBLAS workspace)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=False)
+    torch.backends.cudnn.benchmark = False
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return "cpu"
