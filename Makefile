@@ -1,0 +1,42 @@
+# eqlab — two commands: `make reproduce` (set up, then run the pipeline) and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.eqlab-installed
+KERNEL := $(VENV)/share/jupyter/kernels/eqlab/kernel.json
+# stages call `python`: run DVC with the project's environment first on PATH
+RUN    := PATH="$(abspath $(BIN)):$$PATH"
+
+.PHONY: setup reproduce test bench lint clean-env
+
+setup: $(STAMP) $(KERNEL)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Pinned, complete environment (torch 2.14.1 / torchvision 0.29.1 come from this machine's disk).
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(KERNEL): $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name eqlab --display-name "eqlab" >/dev/null
+	touch $@
+
+reproduce: setup
+	$(RUN) dvc repro
+
+test: setup
+	$(BIN)/ruff check src stages tests bench
+	$(RUN) $(BIN)/python -m pytest
+
+bench: setup
+	$(RUN) $(BIN)/python bench/run.py --out reports/bench
+
+lint: setup
+	$(BIN)/ruff check src stages tests bench
+	$(BIN)/ruff format --check src stages tests bench
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,41 @@
+"""Closed-form ridge regression for 1×1 channel maps (the F_g of M_g = F_g ∘ P_g)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pixels(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """``(N, C, H, W)`` → ``(N·P, C)`` rows, one per (image, pixel inside ``mask``)."""
+    n, c, h, w = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(n, h * w, c)
+    if mask is not None:
+        rows = rows[:, mask.reshape(-1)]
+    return rows.reshape(-1, c)
+
+
+def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise ‖Y − XAᵀ − b‖² + λ'‖A‖_F² with an unpenalised bias, λ' = λ·tr(XcᵀXc)/d.
+
+    ``x``: ``(n, d)``, ``y``: ``(n, k)`` → ``A`` ``(k, d)``, ``b`` ``(k,)``. Scaling λ by the mean
+    feature energy makes one λ mean the same at every layer. Solved in float64 via Cholesky of the
+    ``d × d`` normal matrix (``lam = 0`` is ordinary least squares, through a least-squares solve).
+    """
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    mx, my = x64.mean(0), y64.mean(0)
+    xc, yc = x64 - mx, y64 - my
+    gram = xc.T @ xc
+    rhs = xc.T @ yc
+    d = gram.shape[0]
+    if lam > 0:
+        reg = lam * np.trace(gram) / d
+        chol = np.linalg.cholesky(gram + reg * np.eye(d))
+        a = np.linalg.solve(chol.T, np.linalg.solve(chol, rhs)).T
+    else:
+        a = np.linalg.lstsq(xc, yc, rcond=None)[0].T
+    return a, my - a @ mx
+
+
+def apply_1x1(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Apply a 1×1 channel map to ``(N, C, H, W)``: out[:, k] = Σ_c a[k, c] x[:, c] + b[k]."""
+    return (np.einsum("kc,nchw->nkhw", a, x, optimize=True) + b[None, :, None, None]).astype(np.float32)

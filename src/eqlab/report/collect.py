@@ -1,0 +1,41 @@
+"""One long-format results table from every run's train metrics and probe tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from eqlab.io import read_json
+from eqlab.probes import ROW_COLUMNS
+
+RUN_COLUMNS = ("run", "arch", "dataset", "group", "augment", "beta", "seed", "profile", "device")
+
+
+def train_rows(metrics: dict) -> list[dict]:
+    """Rows for one train metrics JSON: accuracy and the per-layer extent of equivariance."""
+    base = dict(run=metrics["run"], model=metrics["arch"], dataset=metrics["dataset"], seed=metrics["seed"])
+    rows = [dict(base, layer="", transform="", probe="train", metric=m, value=float(metrics[m]))
+            for m in ("test_acc", "val_acc")]
+    eq = metrics["equivariance"]
+    for layer, vals in eq["layers"].items():
+        for kind, v in vals.items():
+            rows.append(dict(base, layer=layer, transform=eq["group"], probe="extent_of_equivariance",
+                             metric=kind, value=float(v)))
+    return rows
+
+
+def collect(train_metrics: Iterable[Path], probe_tables: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """→ (results: long table with ``ROW_COLUMNS``, runs: one row of metadata per run)."""
+    rows: list[dict] = []
+    runs: list[dict] = []
+    for p in train_metrics:
+        m = read_json(p)
+        rows += train_rows(m)
+        runs.append({k: m[k if k != "arch" else "arch"] for k in RUN_COLUMNS})
+    frames = [pd.DataFrame(rows, columns=list(ROW_COLUMNS))]
+    frames += [pd.read_parquet(p) for p in probe_tables]
+    results = pd.concat(frames, ignore_index=True)[list(ROW_COLUMNS)]
+    results = results.sort_values(["run", "probe", "layer", "transform", "metric"], kind="stable")
+    return results.reset_index(drop=True), pd.DataFrame(runs, columns=list(RUN_COLUMNS))

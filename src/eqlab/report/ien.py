@@ -1,0 +1,92 @@
+"""IEN report pieces: our runs as Table 5 rows, published beside ours, and the claims, computed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6")
+
+
+def table5_label(run: pd.Series) -> str:
+    """Which published Table 5 row a run corresponds to, from its metadata."""
+    if run["arch"].endswith("_e2"):
+        return "E2CNN"
+    if not run["augment"]:
+        return "CNN (no aug)"
+    if run["beta"] == 0:
+        return "CNN (aug)"
+    return f"IEN β={run['beta']:g}"
+
+
+def order_of_magnitude(x: float) -> str:
+    if not x > 0:
+        return "0"
+    return f"1e{math.floor(math.log10(x) + 0.5)}"
+
+
+def ours_table5(results: pd.DataFrame, runs: pd.DataFrame, metric: str = "abs") -> pd.DataFrame:
+    """One row per run: test accuracy (%) and per-layer L_G (``abs``) or relative error (``rel``)."""
+    eq = results[(results.probe == "extent_of_equivariance") & (results.metric == metric)]
+    acc = results[(results.probe == "train") & (results.metric == "test_acc")].set_index("run").value
+    wide = eq.pivot_table(index="run", columns="layer", values="value")
+    out = pd.DataFrame({"acc": acc * 100}).join(wide)
+    out.insert(0, "row", [table5_label(runs.set_index("run").loc[r]) for r in out.index])
+    return out
+
+
+def table5_side_by_side(published: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
+    """Published cells beside ours: columns (``acc``, conv1…conv6) × (``paper``, ``ours``)."""
+    t5 = published[published.table == "5"]
+    pub = t5.pivot_table(index="row", columns="column", values="value").reindex(list(dict.fromkeys(t5.row)))
+    ours_by_row = ours.reset_index().set_index("row")
+    rows = []
+    for label in pub.index:
+        rec: dict = {"model": label}
+        for col in ("acc", *LAYERS):
+            p = pub.loc[label, col] if col in pub.columns else float("nan")
+            o = ours_by_row[col].get(label, float("nan")) if col in ours_by_row else float("nan")
+            if col == "acc":
+                rec[("acc %", "paper")] = f"{p:.1f}"
+                rec[("acc %", "ours")] = "—" if pd.isna(o) else f"{o:.1f}"
+            else:
+                rec[(col, "paper")] = order_of_magnitude(p)
+                rec[(col, "ours")] = "—" if pd.isna(o) else order_of_magnitude(o)
+        rows.append(rec)
+    df = pd.DataFrame(rows).set_index("model")
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    holds: bool | None  # None: not measurable from these artifacts
+    evidence: str
+
+
+def claim_aug_accuracy(ours: pd.DataFrame) -> Claim:
+    text = "CNN-aug accuracy ≥ CNN (no aug) accuracy"
+    by = ours.set_index("row")
+    if not {"CNN (aug)", "CNN (no aug)"} <= set(by.index):
+        return Claim(text, None, "needs both a CNN and a CNN-aug run")
+    a, c = float(by.loc["CNN (aug)", "acc"]), float(by.loc["CNN (no aug)", "acc"])
+    return Claim(text, a >= c, f"CNN-aug {a:.2f} % vs CNN {c:.2f} %")
+
+
+def claim_ien_below_aug(ours_rel: pd.DataFrame) -> list[Claim]:
+    """For each IEN run: relative equivariance error below CNN-aug's at every tapped layer."""
+    by = ours_rel.set_index("row")
+    if "CNN (aug)" not in by.index:
+        return [Claim("IEN relative error < CNN-aug at every layer", None, "needs a CNN-aug run")]
+    out = []
+    for label in [r for r in by.index if r.startswith("IEN")]:
+        layers = [c for c in LAYERS if c in by.columns]
+        worse = [c for c in layers if not by.loc[label, c] < by.loc["CNN (aug)", c]]
+        ratio = ", ".join(f"{c} {by.loc[label, c] / by.loc['CNN (aug)', c]:.2g}×" for c in layers)
+        out.append(Claim(f"{label}: relative equivariance error below CNN-aug's at every tapped layer",
+                         not worse, f"IEN/CNN-aug ratio per layer: {ratio}"
+                         + (f"; not below at {worse}" if worse else "")))
+    return out

@@ -1,0 +1,58 @@
+"""Execute a report notebook with papermill and render it to HTML without code, deterministically.
+
+papermill and nbclient stamp times into the executed notebook; those fields are removed so that
+the same inputs give the same bytes (the report stages are leaves, but their outputs are hashed
+in ``dvc.lock`` too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eqlab.io import atomic_path, write_text
+
+_TIMED_NB_KEYS = ("start_time", "end_time", "duration", "exception")
+
+
+def scrub(nb: Any) -> Any:
+    """Drop run-time stamps and kernel-environment noise from an executed notebook (in place)."""
+    nb.metadata.pop("widgets", None)
+    pm = nb.metadata.get("papermill", {})
+    for k in _TIMED_NB_KEYS:
+        pm.pop(k, None)
+    pm.pop("input_path", None)
+    pm.pop("output_path", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.get("papermill", {}).clear()
+        cell.metadata.pop("papermill", None)
+        if cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                out.get("metadata", {}).pop("execution", None)
+    return nb
+
+
+def render_html(nb: Any) -> str:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def execute_report(template: str | Path, out_notebook: str | Path, out_html: str | Path,
+                   parameters: dict[str, Any], kernel: str, cwd: str | Path = ".") -> None:
+    import nbformat
+    import papermill as pm
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    with atomic_path(out_notebook) as tmp:
+        try:
+            pm.execute_notebook(str(template), str(tmp), parameters=parameters, kernel_name=kernel,
+                                progress_bar=False, cwd=str(cwd), log_output=False)
+        except NoSuchKernel as e:
+            raise RuntimeError(f"Jupyter kernel {kernel!r} is not registered; run `make setup` ({e})") from e
+        nb = scrub(nbformat.read(tmp, as_version=4))
+        nbformat.write(nb, tmp)
+    write_text(out_html, render_html(nbformat.read(out_notebook, as_version=4)))

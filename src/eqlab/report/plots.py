@@ -1,0 +1,79 @@
+"""Figures for the reports (matplotlib; PNG output carries no time stamp, so it is byte-stable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+PROBE_STYLE = {
+    "original": dict(color="black", ls="--", label="original (x, no transform)"),
+    "none": dict(color="tab:red", ls=":", label="uncompensated φ(g·x)"),
+    "p_only": dict(color="tab:orange", marker="s", label="P_g only"),
+    "ridge": dict(color="tab:blue", marker="o", label="F_g∘P_g, ridge (L2)"),
+    "task": dict(color="tab:green", marker="^", label="F_g∘P_g, task loss"),
+}
+
+
+def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame):
+    """Per-layer extent of equivariance (absolute and relative), one line per run, log scale."""
+    eq = results[results.probe == "extent_of_equivariance"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, metric, title in zip(axes, ("abs", "rel"), ("L_G (absolute MSE, group-pooled)", "relative error"),
+                                 strict=True):
+        for run, df in eq[eq.metric == metric].groupby("run"):
+            df = df.sort_values("layer")
+            ax.plot(df.layer, df.value, marker="o", label=run)
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("layer")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def lv_compensation(results: pd.DataFrame, run: str, metric: str = "top1_error"):
+    """Lenc & Vedaldi compensation for one run: one panel per transform, layers on x."""
+    df = results[(results.run == run) & (results.metric == metric) & results.probe.isin(list(PROBE_STYLE))]
+    transforms = list(dict.fromkeys(df["transform"]))
+    fig, axes = plt.subplots(1, len(transforms), figsize=(3.0 * len(transforms), 3.2), sharey=True, squeeze=False)
+    for ax, t in zip(axes[0], transforms, strict=True):
+        sub = df[df["transform"] == t]
+        for probe, style in PROBE_STYLE.items():
+            s = sub[sub.probe == probe].sort_values("layer")
+            if len(s):
+                ax.plot(s.layer, s.value, **style)
+        ax.set_title(t)
+        ax.tick_params(axis="x", rotation=45)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(metric.replace("_", " "))
+    if metric == "residual_l2":
+        axes[0][0].set_yscale("log")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.08))
+    fig.suptitle(f"{run}: {metric.replace('_', ' ')}", y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(curves_dir: str | Path, runs: list[str]):
+    """Validation accuracy and training loss per epoch from the DVCLive TSVs."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    for run in runs:
+        base = Path(curves_dir) / run / "plots" / "metrics"
+        for ax, rel, col in ((axes[0], "val/acc.tsv", "acc"), (axes[1], "train/loss.tsv", "loss")):
+            p = base / rel
+            if p.exists():
+                d = pd.read_csv(p, sep="\t")
+                ax.plot(d.step + 1, d[col], label=run)
+    axes[0].set_title("validation accuracy")
+    axes[1].set_title("training loss")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    return fig

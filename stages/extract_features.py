@@ -1,0 +1,72 @@
+"""DVC stage extract_features@<run>: tap activations on held-out x and g·x → Parquet."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eqlab.cli import run_stage
+from eqlab.data.store import load_split
+from eqlab.features.extract import extract_features
+from eqlab.groups import INTERPOLATIONS, get_transform
+from eqlab.models import load_trained
+from eqlab.params import ParamError, build, check_choice, profile_of, section
+from eqlab.train.device import choose_device
+
+log = logging.getLogger("extract_features")
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    transforms: tuple[str, ...]
+    interpolation: str = "bilinear"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ExtractProfile:
+    n_images: int = field(metadata={"min": 2})
+
+
+def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    profile = profile_of(params)
+    check_choice("train.models (stage item)", args.run, sorted(section(params, "train.models")))
+    cfg = build(ExtractConfig, {k: v for k, v in section(params, "extract_features").items()
+                                if k not in ("small", "paper", "smoke")}, "extract_features")
+    prof = build(ExtractProfile, section(params, f"extract_features.{profile}"), f"extract_features.{profile}")
+    check_choice("extract_features.interpolation", cfg.interpolation, INTERPOLATIONS)
+    transforms = []
+    for i, name in enumerate(("identity", *cfg.transforms)):
+        try:
+            transforms.append(get_transform(name))
+        except ValueError as e:
+            raise ParamError(f"params key 'extract_features.transforms[{i - 1}]': {e}") from None
+    test = load_split(args.data, "test")
+    n = min(prof.n_images, len(test.labels))
+    ids = np.sort(np.random.default_rng(cfg.seed).permutation(len(test.labels))[:n])
+    device = choose_device(check_choice("device", params.get("device", "auto"), ["auto", "cpu", "cuda"]))
+    model = load_trained(args.model_dir, device)
+    manifest = extract_features(model, test.images[ids], test.labels[ids], ids, transforms, args.out,
+                                {"run": args.run, "dataset": Path(args.data).name, "split": "test"},
+                                cfg.interpolation)
+    log.info("%s: %d images × %d transforms × %d layers → %s", args.run, n, len(transforms),
+             len(manifest["layers"]), args.out)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("run", help="run ID, a key of train.models in params.yaml")
+    p.add_argument("--data", required=True, help="dataset directory")
+    p.add_argument("--model-dir", required=True, help="trained model directory")
+    p.add_argument("--out", required=True, help="output feature directory")
+    return run_stage(main, p, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,83 @@
+"""DVC stage fit_probes@<run>: Lenc & Vedaldi equivariance maps per layer × transform.
+
+Writes a tidy table (Parquet + CSV, one row per measurement) and a small metrics JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from eqlab.cli import run_stage
+from eqlab.features.store import read_block, read_manifest
+from eqlab.groups import get_transform
+from eqlab.io import atomic_path, write_json
+from eqlab.models import load_trained
+from eqlab.params import build, check_choice, section
+from eqlab.probes import ROW_COLUMNS
+from eqlab.probes.lenc_vedaldi import LVConfig, lv_layer, split_indices
+from eqlab.train.config import RunConfig
+
+log = logging.getLogger("fit_probes")
+
+
+def summarise(df: pd.DataFrame) -> dict[str, Any]:
+    top1 = df[df.metric == "top1_error"]
+    original = float(top1[top1.probe == "original"].value.mean())
+    table = top1[top1.probe != "original"].pivot_table(index="transform", columns="probe", values="value",
+                                                       aggfunc="mean")
+    return {"original_top1_error": original,
+            "mean_top1_error_over_layers": {t: {p: float(v) for p, v in row.items()} for t, row in table.iterrows()}}
+
+
+def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    runs = section(params, "train.models")
+    check_choice("train.models (stage item)", args.run, sorted(runs))
+    run = build(RunConfig, runs[args.run], f"train.models.{args.run}")
+    cfg = build(LVConfig, section(params, "fit_probes.lv_maps"), "fit_probes.lv_maps")
+    manifest = read_manifest(args.features)
+    model = load_trained(args.model_dir)
+    rows: list[dict] = []
+    transforms = [t for t in manifest["transforms"] if t != "identity"]
+    work = [(lay["name"], t) for lay in manifest["layers"] for t in transforms]
+    fit = ev = None
+    for layer, tname in tqdm(work, desc="lv_maps", unit="map"):
+        base = read_block(args.features, layer, "identity")
+        moved = read_block(args.features, layer, tname)
+        if fit is None:
+            fit, ev = split_indices(len(base.labels), cfg.fit_fraction, cfg.seed)
+        rows += lv_layer(model, layer, get_transform(tname), base.values, moved.values, base.labels,
+                         fit, ev, cfg, manifest["interpolation"])
+    df = pd.DataFrame(rows)
+    df.insert(0, "run", args.run)
+    df.insert(1, "model", run.arch)
+    df.insert(2, "dataset", run.dataset)
+    df.insert(3, "seed", run.seed)
+    df = df[list(ROW_COLUMNS)]
+    out = Path(args.out)
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        df.to_parquet(tmp / "results.parquet", index=False)
+        df.to_csv(tmp / "results.csv", index=False, float_format="%.6g")
+    write_json(args.metrics, {"run": args.run, "n_fit": len(fit), "n_eval": len(ev), **summarise(df)})
+    log.info("%s: %d rows → %s", args.run, len(df), out)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("run", help="run ID, a key of train.models in params.yaml")
+    p.add_argument("--features", required=True, help="feature directory (from extract_features)")
+    p.add_argument("--model-dir", required=True, help="trained model directory (for the frozen tail)")
+    p.add_argument("--out", required=True, help="output directory: results.parquet + results.csv")
+    p.add_argument("--metrics", required=True, help="output metrics JSON")
+    return run_stage(main, p, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
