@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,25 +12,13 @@ import numpy as np
 
 from eqlab.cli import run_stage
 from eqlab.data.store import load_split
-from eqlab.features.extract import extract_features
+from eqlab.features.extract import ExtractConfig, ExtractProfile, extract_features
 from eqlab.groups import INTERPOLATIONS, get_transform
 from eqlab.models import load_trained
 from eqlab.params import ParamError, build, check_choice, profile_of, section
 from eqlab.train.device import choose_device
 
 log = logging.getLogger("extract_features")
-
-
-@dataclass(frozen=True)
-class ExtractConfig:
-    transforms: tuple[str, ...]
-    interpolation: str = "bilinear"
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class ExtractProfile:
-    n_images: int = field(metadata={"min": 2})
 
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:

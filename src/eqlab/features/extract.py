@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,22 @@ from eqlab.groups import Transform
 from eqlab.io import atomic_path, dumps_json
 from eqlab.models import TappedModel
 from eqlab.train.loop import to_float
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """``extract_features`` (profile-independent keys)."""
+
+    transforms: tuple[str, ...]
+    interpolation: str = "bilinear"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ExtractProfile:
+    """``extract_features.<profile>``."""
+
+    n_images: int = field(metadata={"min": 2})
 
 
 @torch.no_grad()

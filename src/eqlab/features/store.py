@@ -75,7 +75,7 @@ def read_block(root: str | Path, layer: str, transform: str) -> FeatureBlock:
         )
     table = pq.read_table(path)
     meta = json.loads(table.schema.metadata[META_KEY])
-    values = table.column("values").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    values = table.column("values").combine_chunks().flatten().to_numpy(zero_copy_only=False).copy()
     shape = meta["shape"]
     return FeatureBlock(
         values.reshape(len(table), *shape),

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from eqlab.models.base import Tap, TappedModel
-from eqlab.models.rotmnist import KERNELS, PADDINGS, POOLS, HIDDEN, GroupPoolHead, scaled_fields
+from eqlab.models.rotmnist import HIDDEN, KERNELS, PADDINGS, POOLS, GroupPoolHead, scaled_fields
 
 
 class _E2Block(nn.Module):

@@ -23,7 +23,8 @@ def scrub(nb: Any) -> Any:
         pm.pop(k, None)
     pm.pop("input_path", None)
     pm.pop("output_path", None)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"  # papermill gives its injected cell a random id
         cell.metadata.pop("execution", None)
         cell.metadata.get("papermill", {}).clear()
         cell.metadata.pop("papermill", None)

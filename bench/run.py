@@ -1,0 +1,148 @@
+"""`make bench`: speed figures as ratios measured in one run (ours vs a bare PyTorch/scikit-learn baseline).
+
+Ratios > 1 mean ours is slower than the baseline by that factor. Each figure is the median of
+``--repeats`` timings taken back to back in this process, on the same data and device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from eqlab.env import library_versions
+from eqlab.features.extract import extract_features
+from eqlab.groups import get_transform, group_elements, group_pool
+from eqlab.io import write_json, write_text
+from eqlab.models import build_model
+from eqlab.probes.ridge import fit_ridge
+from eqlab.train.device import choose_device, describe
+from eqlab.train.loop import TrainSpec, train
+
+
+def timed(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bare_train(model, x: torch.Tensor, y: torch.Tensor, batch: int, augment: bool, beta: float) -> None:
+    """The same math as eqlab's loop, written as plainly as possible."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for i in range(0, len(x), batch):
+        xb, yb = x[i : i + batch].float() / 255, y[i : i + batch]
+        if augment:
+            xb = torch.cat([torch.rot90(xb, k, (2, 3)) for k in range(4)])
+            yb = yb.repeat(4)
+        if beta > 0:
+            h = xb
+            eq = 0.0
+            for block in model.blocks:
+                h = block(h)
+                p = group_pool(h, 4).chunk(4)
+                eq = eq + sum(F.mse_loss(torch.rot90(p[k], -k, (2, 3)), p[0]) for k in range(1, 4))
+            loss = F.cross_entropy(model.head(h), yb) + beta * eq
+        else:
+            loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def bench_training(device, n: int, width: float, repeats: int) -> list[dict]:
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.rand(n, 1, 28, 28, generator=gen) * 255).to(torch.uint8)
+    y = torch.randint(0, 10, (n,), generator=gen)
+    rows = []
+    for run, augment, beta in (("cnn", False, 0.0), ("ien_r4", True, 0.01)):
+        model = build_model("rotmnist6", width=width).to(device)
+        spec = TrainSpec(1, 0, 64, 1e-4, 1e-3, 0.25, 0.0, augment, beta, 0)
+        ours = timed(lambda m=model, s=spec: train(m, s, x, y, x[:64], y[:64], group_elements("r4"), progress=False),
+                     repeats)
+        bare = timed(lambda m=model, a=augment, b=beta: bare_train(m, x.to(device), y.to(device), 64, a, b), repeats)
+        rows.append({"figure": f"train {run}: images/s, ours vs bare loop", "ours": n / ours, "baseline": n / bare,
+                     "ratio_time": ours / bare})
+    return rows
+
+
+def bench_extraction(device, n: int, width: float, repeats: int) -> dict:
+    model = build_model("rotmnist6", width=width).to(device).eval()
+    images = (np.random.default_rng(0).random((n, 1, 28, 28)) * 255).astype(np.uint8)
+    ts = [get_transform(t) for t in ("identity", "rot90", "rot180", "rot270", "hflip", "vflip", "rot45")]
+    x = torch.from_numpy(images).float().div(255).to(device)
+
+    @torch.no_grad()
+    def bare() -> None:
+        for g in ts:
+            for i in range(0, n, 256):
+                model.forward_taps(g.apply(x[i : i + 256]))
+
+    with tempfile.TemporaryDirectory() as d:
+        ours = timed(lambda: extract_features(model, images, np.zeros(n, int), np.arange(n), ts, Path(d) / "f",
+                                              {"run": "bench"}, progress=False), repeats)
+        size = sum(p.stat().st_size for p in Path(d).rglob("*.parquet"))
+    base = timed(bare, repeats)
+    return {"figure": f"extract {n} images × {len(ts)} transforms + Parquet ({size / 2**20:.0f} MiB) vs bare forward",
+            "ours": ours, "baseline": base, "ratio_time": ours / base}
+
+
+def bench_ridge(repeats: int) -> dict:
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100_000, 48)).astype(np.float32)
+    y = (x @ rng.normal(size=(48, 48)) + 0.1 * rng.normal(size=(100_000, 48))).astype(np.float32)
+    lam = 1e-3
+    alpha = lam * float(np.trace(np.cov(x.T, bias=True))) * len(x) / 48  # the same penalty
+    ours = timed(lambda: fit_ridge(x, y, lam), repeats)
+    base = timed(lambda: Ridge(alpha=alpha).fit(x, y), repeats)
+    a, _ = fit_ridge(x, y, lam)
+    ref = Ridge(alpha=alpha).fit(x.astype(np.float64), y.astype(np.float64)).coef_
+    return {"figure": "ridge fit 100k×48 → 48, closed form vs sklearn Ridge", "ours": ours, "baseline": base,
+            "ratio_time": ours / base, "max_coef_diff": float(np.abs(a - ref).max())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--out", default="reports/bench")
+    p.add_argument("--n-train", type=int, default=1024)
+    p.add_argument("--n-extract", type=int, default=256)
+    p.add_argument("--width", type=float, default=0.125)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+    torch.manual_seed(0)
+    device = choose_device("auto")
+    rows = bench_training(device, args.n_train, args.width, args.repeats)
+    rows.append(bench_extraction(device, args.n_extract, args.width, args.repeats))
+    rows.append(bench_ridge(args.repeats))
+    lines = ["| figure | ours | baseline | time ratio (ours / baseline) |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['figure']} | {r['ours']:.4g} | {r['baseline']:.4g} | {r['ratio_time']:.2f} |")
+    header = f"device: {describe(device)}, torch threads: {torch.get_num_threads()}, width {args.width}"
+    text = "\n".join([header, "", *lines]) + "\n"
+    print(text)
+    write_json(Path(args.out) / "bench.json", {"device": describe(device), "threads": torch.get_num_threads(),
+                                               "versions": library_versions(), "rows": rows})
+    write_text(Path(args.out) / "bench.md", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from eqlab.groups import group_pool, rot90
+from eqlab.models.base import Tap, TappedModel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
+
+
+def symmetrise(weight: torch.Tensor, with_flips: bool = False) -> torch.Tensor:
+    """Average a kernel over its quarter turns (and mirror images): a C4- (D4-) invariant kernel."""
+    ks = [rot90(weight, k) for k in range(4)]
+    if with_flips:
+        ks += [torch.flip(k, dims=(-1,)) for k in ks]
+    return torch.stack(ks).mean(0)
+
+
+class SymmetricNet(TappedModel):
+    """Every conv kernel is D4-symmetric, padding symmetric, pools on even sizes: each tap satisfies
+    φ(g·x) = g·φ(x) exactly for g in D4 (channel-wise, trivial representation)."""
+
+    def __init__(self, seed: int = 0, n_classes: int = 3) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        c1 = nn.Conv2d(1, 4, 3, padding=1)
+        c2 = nn.Conv2d(4, 8, 3, padding=1)
+        with torch.no_grad():
+            for c in (c1, c2):
+                c.weight.copy_(symmetrise(c.weight, with_flips=True))
+        self.blocks = nn.ModuleList([nn.Sequential(c1, nn.ELU()), nn.Sequential(c2, nn.MaxPool2d(2), nn.ELU())])
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, n_classes))
+        self.taps = (Tap("conv1", 4, 1), Tap("conv2", 8, 1))
+
+
+@pytest.fixture
+def symmetric_net() -> SymmetricNet:
+    return SymmetricNet().double().eval()
+
+
+def assert_close(a: torch.Tensor, b: torch.Tensor, tol: float) -> None:
+    err = (a - b).abs().max().item()
+    assert err <= tol, f"max abs difference {err:.3g} > {tol:.3g}"
+
+
+__all__ = ["ROOT", "SymmetricNet", "assert_close", "group_pool", "math", "symmetrise"]

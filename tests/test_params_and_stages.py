@@ -1,0 +1,148 @@
+"""Every stage rejects a bad param with a message naming the key and what is allowed, and loses nothing."""
+
+import copy
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from eqlab.params import ParamError, build, load_params
+
+
+def stage(name: str):
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@dataclass(frozen=True)
+class Demo:
+    mode: Literal["a", "b"]
+    rate: float = field(default=0.1, metadata={"min": 0.0, "max": 1.0})
+    n: int = 3
+    names: tuple[str, ...] = ()
+
+
+def test_build_errors_name_the_key():
+    assert build(Demo, {"mode": "a", "names": ["x"]}, "s").names == ("x",)
+    cases = [
+        ({"mode": "c"}, r"'s.mode' is 'c'; allowed values: \['a', 'b'\]"),
+        ({"mode": "a", "rtae": 1}, r"unknown params key\(s\) \['s.rtae'\]; allowed keys: \['mode', 'n', 'names', 'rate'\]"),
+        ({}, r"missing params key 's.mode'"),
+        ({"mode": "a", "rate": 2.0}, r"'s.rate' is 2.0; allowed range: \[0.0, 1.0\]"),
+        ({"mode": "a", "n": 1.5}, r"'s.n' must be an integer"),
+        ({"mode": "a", "rate": "x"}, r"'s.rate' must be a number"),
+        ({"mode": "a", "names": "x"}, r"'s.names' must be a list"),
+    ]
+    for data, pattern in cases:
+        with pytest.raises(ParamError, match=pattern):
+            build(Demo, data, "s")
+
+
+@pytest.fixture
+def params():
+    return load_params(ROOT / "params.yaml")
+
+
+def run_with(tmp_path, capsys, params, edit, name, argv):
+    p = copy.deepcopy(params)
+    edit(p)
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(p))
+    rc = stage(name).cli([*argv, "--params", str(f)])
+    return rc, capsys.readouterr().err
+
+
+def _set(path, value):
+    def edit(p):
+        node = p
+        keys = path.split(".")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return edit
+
+
+DUMMY = ["--data", "/nonexistent", "--model-dir", "/nonexistent"]
+CASES = [
+    ("make_dataset", "make_dataset.rot_mnist.source", "kaggle", "allowed values: ['auto', 'embedded', 'mnist_idx', 'amat']",
+     ["rot_mnist", "--mnist-dir", "x", "--amat-dir", "y", "--out", "OUT"]),
+    ("make_dataset", "profile", "huge", "allowed values: ['small', 'paper', 'smoke']",
+     ["rot_mnist", "--mnist-dir", "x", "--amat-dir", "y", "--out", "OUT"]),
+    ("make_dataset", "make_dataset.small.rot_mnist.tain", 5, "'make_dataset.small.rot_mnist.tain'",
+     ["rot_mnist", "--mnist-dir", "x", "--amat-dir", "y", "--out", "OUT"]),
+    ("train", "train.models.cnn.arch", "resnet1000", "train.models.cnn.arch' is 'resnet1000'; allowed values: ['rotmnist6'",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("train", "train.optim.lr_max", "fast", "'train.optim.lr_max' must be a number",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.cnn.group", "r5", "'train.models.cnn.group' is 'r5'; allowed values: ['r4', 'r8']",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("train", "device", "tpu", "'device' is 'tpu'; allowed values: ['auto', 'cpu', 'cuda']",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("extract_features", "extract_features.transforms", ["rot90", "twist"], "'extract_features.transforms[1]': unknown transform 'twist'; allowed: identity, hflip",
+     ["cnn", *DUMMY, "--out", "OUT"]),
+    ("extract_features", "extract_features.interpolation", "lanczos", "allowed values: ['nearest', 'bilinear', 'bicubic']",
+     ["cnn", *DUMMY, "--out", "OUT"]),
+    ("fit_probes", "fit_probes.lv_maps.ridge_lambda", -1.0, "'fit_probes.lv_maps.ridge_lambda' is -1.0; allowed range: [0.0, None]",
+     ["cnn", "--features", "x", "--model-dir", "y", "--out", "OUT", "--metrics", "OUT"]),
+    ("fit_probes", "fit_probes.lv_maps.lambda", 1.0, "unknown params key(s) ['fit_probes.lv_maps.lambda']; allowed keys:",
+     ["cnn", "--features", "x", "--model-dir", "y", "--out", "OUT", "--metrics", "OUT"]),
+    ("report", "profile", "tiny", "allowed values: ['small', 'paper', 'smoke']",
+     ["ien", "--template", "t", "--kernel", "k", "--out-notebook", "OUT", "--out-html", "OUT"]),
+]
+
+
+@pytest.mark.parametrize("name,key,value,message,argv", CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
+def test_stage_rejects_bad_param(tmp_path, capsys, params, name, key, value, message, argv):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous artifact")
+    argv = [str(out) if a == "OUT" else a for a in argv]
+    rc, err = run_with(tmp_path, capsys, params, _set(key, value), name, argv)
+    assert rc == 2, err
+    assert message in err, err
+    assert (out / "keep.txt").read_text() == "previous artifact"  # nothing lost
+
+
+def test_unknown_stage_items_list_allowed(tmp_path, capsys, params):
+    rc, err = run_with(tmp_path, capsys, params, lambda p: None, "train", ["nosuchrun", *DUMMY, "--metrics", "m", "--curves", "c"])
+    assert rc == 2 and "allowed values: ['cnn', 'cnn_aug', 'ien_r4']" in err
+    rc, err = run_with(tmp_path, capsys, params, lambda p: None, "report",
+                       ["nosuchpaper", "--template", "t", "--kernel", "k", "--out-notebook", "a", "--out-html", "b"])
+    assert rc == 2 and "allowed values: ['ien']" in err
+
+
+def test_corrupt_raw_file_fails_the_stage_and_keeps_the_old_dataset(tmp_path, capsys, params):
+    from test_data import make_mnist_dir
+
+    m = make_mnist_dir(tmp_path / "mnist")
+    (m / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "meta.json").write_text("{}")
+    rc, err = run_with(tmp_path, capsys, params, _set("make_dataset.rot_mnist.source", "mnist_idx"), "make_dataset",
+                       ["rot_mnist", "--mnist-dir", str(m), "--amat-dir", str(tmp_path), "--out", str(out)])
+    assert rc == 2 and "train-images-idx3-ubyte" in err and "truncated IDX header" in err
+    assert (out / "meta.json").read_text() == "{}"
+
+
+def test_params_file_is_valid_for_every_profile(params):
+    from eqlab.data.rot_mnist import SplitSizes
+    from eqlab.train.config import OptimConfig, ProfileConfig, RunConfig
+
+    build(OptimConfig, params["train"]["optim"], "train.optim")
+    for prof in ("small", "paper", "smoke"):
+        build(ProfileConfig, params["train"][prof], f"train.{prof}")
+        build(SplitSizes, params["make_dataset"][prof]["rot_mnist"], f"make_dataset.{prof}.rot_mnist")
+    for run, cfg in params["train"]["models"].items():
+        build(RunConfig, cfg, f"train.models.{run}")
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__]))

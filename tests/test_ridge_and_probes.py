@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import SymmetricNet
+from eqlab.features.extract import tap_outputs
+from eqlab.groups import get_transform
+from eqlab.probes.lenc_vedaldi import LVConfig, lv_layer, residual, split_indices
+from eqlab.probes.ridge import apply_1x1, fit_ridge, pixels
+
+
+def test_ridge_recovers_a_known_map():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 6))
+    a_true, b_true = rng.normal(size=(4, 6)), rng.normal(size=4)
+    y = x @ a_true.T + b_true
+    a, b = fit_ridge(x, y, 0.0)
+    np.testing.assert_allclose(a, a_true, atol=1e-10)
+    np.testing.assert_allclose(b, b_true, atol=1e-10)
+    a, b = fit_ridge(x, y + 0.01 * rng.normal(size=y.shape), 1e-6)
+    np.testing.assert_allclose(a, a_true, atol=1e-2)
+
+
+def test_ridge_shrinks_with_lambda():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(200, 5)), rng.normal(size=(200, 2))
+    norms = [np.linalg.norm(fit_ridge(x, y, lam)[0]) for lam in (0.0, 0.1, 10.0)]
+    assert norms[0] > norms[1] > norms[2]
+
+
+def test_apply_1x1_matches_conv2d():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 5, 4, 4)).astype(np.float32)
+    a, b = rng.normal(size=(7, 5)).astype(np.float32), rng.normal(size=7).astype(np.float32)
+    ref = F.conv2d(torch.from_numpy(x), torch.from_numpy(a).view(7, 5, 1, 1), torch.from_numpy(b)).numpy()
+    np.testing.assert_allclose(apply_1x1(x, a, b), ref, atol=1e-5)
+
+
+def test_pixels_rows_and_mask():
+    x = np.arange(2 * 3 * 2 * 2).reshape(2, 3, 2, 2)
+    rows = pixels(x)
+    assert rows.shape == (8, 3) and rows[1].tolist() == [1, 5, 9]
+    mask = np.array([[True, False], [False, True]])
+    assert pixels(x, mask).shape == (4, 3)
+
+
+def test_split_indices_disjoint_and_seeded():
+    fit, ev = split_indices(100, 0.3, 0)
+    assert len(fit) == 30 and len(ev) == 70 and not set(fit) & set(ev)
+    assert np.array_equal(fit, split_indices(100, 0.3, 0)[0])
+
+
+@pytest.mark.parametrize("name", ["rot90", "rot180", "hflip", "vflip"])
+def test_lv_maps_on_an_exactly_equivariant_net(name):
+    """For a D4-symmetric net φ(g·x) = g·φ(x): P_g alone restores φ(x) exactly and the tail's
+    error equals the original; the learned maps stay there. This pins the direction of g."""
+    net = SymmetricNet().eval()
+    g = get_transform(name)
+    x = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    labels = net(x).argmax(1).numpy()  # the net's own predictions: original error 0
+    phi_x = tap_outputs(net, x)
+    phi_gx = tap_outputs(net, g.apply(x))
+    fit, ev = split_indices(40, 0.5, 0)
+    cfg = LVConfig(ridge_lambda=1e-6, task_epochs=2)
+    for i, layer in enumerate(("conv1", "conv2")):
+        rows = lv_layer(net, layer, g, phi_x[i], phi_gx[i], labels, fit, ev, cfg)
+        val = {(r["probe"], r["metric"]): r["value"] for r in rows}
+        assert val[("p_only", "residual_l2")] < 1e-12
+        assert val[("ridge", "residual_l2")] < 1e-6
+        assert val[("original", "top1_error")] == 0.0
+        assert val[("p_only", "top1_error")] == 0.0
+        assert val[("none", "residual_l2")] > 1e-3  # without P_g the maps do not line up
+
+
+def test_residual_is_normalised():
+    t = np.ones((1, 1, 2, 2))
+    assert residual(t, t, np.ones((2, 2), bool)) == 0.0
+    assert residual(2 * t, t, np.ones((2, 2), bool)) == pytest.approx(1.0)
