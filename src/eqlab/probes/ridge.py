@@ -18,21 +18,20 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.
     """Minimise ‖Y − XAᵀ − b‖² + λ'‖A‖_F² with an unpenalised bias, λ' = λ·tr(XcᵀXc)/d.
 
     ``x``: ``(n, d)``, ``y``: ``(n, k)`` → ``A`` ``(k, d)``, ``b`` ``(k,)``. Scaling λ by the mean
-    feature energy makes one λ mean the same at every layer. Solved in float64 via Cholesky of the
-    ``d × d`` normal matrix (``lam = 0`` is ordinary least squares, through a least-squares solve).
+    feature energy makes one λ mean the same at every layer. Solved in float64 from the ``d × d``
+    normal equations (``lam = 0`` is ordinary least squares, through a least-squares solve).
     """
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    n = len(x64)
     mx, my = x64.mean(0), y64.mean(0)
-    xc, yc = x64 - mx, y64 - my
-    gram = xc.T @ xc
-    rhs = xc.T @ yc
+    # centred normal equations without materialising centred copies: XcᵀXc = XᵀX − n·x̄x̄ᵀ
+    gram = x64.T @ x64 - n * np.outer(mx, mx)
+    rhs = x64.T @ y64 - n * np.outer(mx, my)
     d = gram.shape[0]
     if lam > 0:
-        reg = lam * np.trace(gram) / d
-        chol = np.linalg.cholesky(gram + reg * np.eye(d))
-        a = np.linalg.solve(chol.T, np.linalg.solve(chol, rhs)).T
+        a = np.linalg.solve(gram + lam * np.trace(gram) / d * np.eye(d), rhs).T
     else:
-        a = np.linalg.lstsq(xc, yc, rcond=None)[0].T
+        a = np.linalg.lstsq(gram, rhs, rcond=None)[0].T
     return a, my - a @ mx
 
 
