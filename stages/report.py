@@ -11,9 +11,9 @@ from typing import Any
 
 from eqlab.cli import run_stage
 from eqlab.params import check_choice, profile_of
-from eqlab.report.notebook import execute_report
+from eqlab.report.notebook import execute_report, notebook_parameters
 
-PAPERS = ("ien",)
+PAPERS = ("ien", "datasets")
 log = logging.getLogger("report")
 
 
@@ -21,6 +21,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     check_choice("report (stage item)", args.paper, PAPERS)
     parameters = json.loads(args.parameters)
     parameters["profile"] = profile_of(params)
+    parameters = {k: v for k, v in parameters.items() if k in notebook_parameters(args.template)}
     execute_report(args.template, args.out_notebook, args.out_html, parameters, args.kernel, Path.cwd())
     log.info("%s → %s, %s", args.paper, args.out_notebook, args.out_html)
 

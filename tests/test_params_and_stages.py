@@ -72,11 +72,19 @@ def _set(path, value):
 DUMMY = ["--data", "/nonexistent", "--model-dir", "/nonexistent"]
 CASES = [
     ("make_dataset", "make_dataset.rot_mnist.source", "kaggle", "allowed values: ['auto', 'embedded', 'mnist_idx', 'amat']",
-     ["rot_mnist", "--mnist-dir", "x", "--amat-dir", "y", "--out", "OUT"]),
+     ["rot_mnist", "--raw-dir", "x", "--out", "OUT"]),
     ("make_dataset", "profile", "huge", "allowed values: ['small', 'paper', 'smoke']",
-     ["rot_mnist", "--mnist-dir", "x", "--amat-dir", "y", "--out", "OUT"]),
+     ["rot_mnist", "--raw-dir", "x", "--out", "OUT"]),
     ("make_dataset", "make_dataset.small.rot_mnist.tain", 5, "'make_dataset.small.rot_mnist.tain'",
-     ["rot_mnist", "--mnist-dir", "x", "--amat-dir", "y", "--out", "OUT"]),
+     ["rot_mnist", "--raw-dir", "x", "--out", "OUT"]),
+    ("make_dataset", "make_dataset.blobs.levels", [1, 4], "'make_dataset.blobs.levels' has 4; allowed values: [1, 2, 3]",
+     ["blobs", "--raw-dir", "x", "--out", "OUT"]),
+    ("make_dataset", "make_dataset.scale_mnist.scale_min", 0.0, "'make_dataset.scale_mnist.scale_min' is 0.0; allowed range",
+     ["scale_mnist", "--raw-dir", "x", "--out", "OUT"]),
+    ("make_dataset", "make_dataset.small.rot_tim.n_classes", 99, "embedded stand-in has 16 classes; params ask for 99",
+     ["rot_tim", "--raw-dir", "x", "--out", "OUT"]),
+    ("make_dataset", "make_dataset.r2_tim.flip_prob", 1.5, "'make_dataset.r2_tim.flip_prob' is 1.5; allowed range: [0.0, 1.0]",
+     ["r2_tim", "--raw-dir", "x", "--out", "OUT"]),
     ("train", "train.models.cnn.arch", "resnet1000", "train.models.cnn.arch' is 'resnet1000'; allowed values: ['rotmnist6'",
      ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
     ("train", "train.optim.lr_max", "fast", "'train.optim.lr_max' must be a number",
@@ -115,31 +123,36 @@ def test_unknown_stage_items_list_allowed(tmp_path, capsys, params):
     assert rc == 2 and "allowed values: ['cnn', 'cnn_aug', 'ien_r4']" in err
     rc, err = run_with(tmp_path, capsys, params, lambda p: None, "report",
                        ["nosuchpaper", "--template", "t", "--kernel", "k", "--out-notebook", "a", "--out-html", "b"])
-    assert rc == 2 and "allowed values: ['ien']" in err
+    assert rc == 2 and "allowed values: ['ien', 'datasets']" in err
+    rc, err = run_with(tmp_path, capsys, params, lambda p: None, "make_dataset",
+                       ["cifar", "--raw-dir", "r", "--out", "o"])
+    assert rc == 2 and "allowed values: ['blobs', 'r2_tim', 'rot_mnist', 'rot_tim', 'scale_mnist']" in err
 
 
 def test_corrupt_raw_file_fails_the_stage_and_keeps_the_old_dataset(tmp_path, capsys, params):
     from test_data import make_mnist_dir
 
-    m = make_mnist_dir(tmp_path / "mnist")
+    m = make_mnist_dir(tmp_path / "raw" / "mnist")
     (m / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
     out = tmp_path / "ds"
     out.mkdir()
     (out / "meta.json").write_text("{}")
     rc, err = run_with(tmp_path, capsys, params, _set("make_dataset.rot_mnist.source", "mnist_idx"), "make_dataset",
-                       ["rot_mnist", "--mnist-dir", str(m), "--amat-dir", str(tmp_path), "--out", str(out)])
+                       ["rot_mnist", "--raw-dir", str(tmp_path / "raw"), "--out", str(out)])
     assert rc == 2 and "train-images-idx3-ubyte" in err and "truncated IDX header" in err
     assert (out / "meta.json").read_text() == "{}"
 
 
 def test_params_file_is_valid_for_every_profile(params):
-    from eqlab.data.rot_mnist import SplitSizes
+    from eqlab.data.registry import DATASETS
     from eqlab.train.config import OptimConfig, ProfileConfig, RunConfig
 
     build(OptimConfig, params["train"]["optim"], "train.optim")
     for prof in ("small", "paper", "smoke"):
         build(ProfileConfig, params["train"][prof], f"train.{prof}")
-        build(SplitSizes, params["make_dataset"][prof]["rot_mnist"], f"make_dataset.{prof}.rot_mnist")
+        for name, spec in DATASETS.items():
+            build(spec.config, params["make_dataset"][name], f"make_dataset.{name}")
+            build(spec.sizes, params["make_dataset"][prof][name], f"make_dataset.{prof}.{name}")
     for run, cfg in params["train"]["models"].items():
         build(RunConfig, cfg, f"train.models.{run}")
 

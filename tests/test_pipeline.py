@@ -20,7 +20,8 @@ import pytest
 
 from conftest import ROOT
 
-ALL = {"make_dataset@rot_mnist", "collect", "report@ien"} | {
+DATASETS = ("rot_mnist", "scale_mnist", "rot_tim", "r2_tim", "blobs")
+ALL = {"collect", "report@ien", "report@datasets"} | {f"make_dataset@{d}" for d in DATASETS} | {
     f"{s}@{r}" for s in ("train", "extract_features", "fit_probes") for r in ("cnn", "cnn_aug", "ien_r4")
 }
 
@@ -73,18 +74,22 @@ def test_smoke_dag_experiments_and_determinism(repo):
     html = (repo / "reports/html/ien.html").read_text()
     assert "Table 5" in html and "IEN β=0.01" in html and "<img" in html
     assert "def " not in html  # rendered without code cells
+    cards = (repo / "reports/html/datasets.html").read_text()
+    assert all(f"`{d}`" in cards for d in DATASETS) and "Blob difficulty ordering" in cards
 
     assert ran(run(["dvc", "repro"], repo)) == set()
 
     # forced re-runs reproduce byte-identical outputs: nothing downstream becomes stale
     lock = (repo / "dvc.lock").read_bytes()
-    for stage in ("make_dataset@rot_mnist", "train@cnn", "extract_features@cnn", "fit_probes@cnn", "report@ien"):
+    for stage in ("make_dataset@rot_mnist", "make_dataset@blobs", "make_dataset@r2_tim", "train@cnn",
+                  "extract_features@cnn", "fit_probes@cnn", "report@ien", "report@datasets"):
         run(["dvc", "repro", "-f", "-s", stage], repo)
     assert (repo / "dvc.lock").read_bytes() == lock
     assert "up to date" in run(["dvc", "status"], repo)
 
     out = run(["dvc", "exp", "run", "-S", "train.models.ien_r4.beta=0.5"], repo)
-    assert ran(out) == {"train@ien_r4", "extract_features@ien_r4", "fit_probes@ien_r4", "collect", "report@ien"}
+    assert ran(out) == {"train@ien_r4", "extract_features@ien_r4", "fit_probes@ien_r4", "collect", "report@ien",
+                        "report@datasets"}
     assert json.loads((repo / "reports/metrics/train/ien_r4.json").read_text())["beta"] == 0.5
     diff = run(["dvc", "params", "diff", "--md"], repo)
     assert "train.models.ien_r4.beta" in diff and "profile" in diff

@@ -137,3 +137,14 @@ def idx_present(directory: str | Path) -> bool:
 def amat_present(directory: str | Path) -> bool:
     d = Path(directory)
     return all((d / s).exists() for s in AMAT_FILES.values())
+
+
+def digit_pool(source: str, mnist_dir: str | Path) -> Digits:
+    """All digits of an unrotated source: ``embedded`` or ``mnist_idx`` (train and test pooled)."""
+    if source == "embedded":
+        return embedded_digits()
+    if source == "mnist_idx":
+        tr, te = read_mnist_idx(mnist_dir)
+        return Digits(np.concatenate([tr.images, te.images]), np.concatenate([tr.labels, te.labels]),
+                      f"{tr.origin} + {te.origin} (pooled)")
+    raise ValueError(f"unknown digit source {source!r}; allowed values: embedded, mnist_idx")

@@ -94,16 +94,7 @@ def build_rot_mnist(
         }
         origin = f"{tr.origin} + {te.origin}"
     else:
-        if source == "mnist_idx":
-            tr, te = raw.read_mnist_idx(mnist_dir)
-            pool = raw.Digits(
-                np.concatenate([tr.images, te.images]), np.concatenate([tr.labels, te.labels]),
-                f"{tr.origin} + {te.origin} (pooled)",
-            )
-        elif source == "embedded":
-            pool = raw.embedded_digits()
-        else:
-            raise ValueError(f"unknown source {source!r}; allowed values: auto, embedded, mnist_idx, amat")
+        pool = raw.digit_pool(source, mnist_dir)
         if total > len(pool.labels):
             raise ValueError(
                 f"source {source!r} holds {len(pool.labels)} digits; train+val+test asks for {total}"

@@ -34,6 +34,21 @@ def scrub(nb: Any) -> Any:
     return nb
 
 
+def notebook_parameters(template: str | Path) -> set[str]:
+    """Names assigned in the template's ``parameters`` cell (papermill would warn on others)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(template, as_version=4)
+    for cell in nb.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            tree = ast.parse(cell.source)
+            return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+                    if isinstance(t, ast.Name)}
+    raise ValueError(f"{template}: no cell tagged 'parameters'")
+
+
 def render_html(nb: Any) -> str:
     from nbconvert import HTMLExporter
 
