@@ -206,7 +206,8 @@ def boundary_f_measure(scores: np.ndarray, targets: np.ndarray, tolerance: int,
 
 def build_blobs(cfg: BlobsConfig, sizes: BlobSizes, raw_root: Path) -> tuple[dict[str, Split], dict]:
     kth = raw_root / KTH_DIR
-    source = cfg.source if cfg.source != "auto" else ("kth_tips" if kth.is_dir() and any(kth.iterdir()) else "embedded")
+    present = kth.is_dir() and any(p.is_dir() for p in kth.iterdir())
+    source = cfg.source if cfg.source != "auto" else ("kth_tips" if present else "embedded")
     textures = kth_textures(kth) if source == "kth_tips" else embedded_textures(cfg.seed)
     for lev in cfg.levels:
         if lev not in (1, 2, 3):
