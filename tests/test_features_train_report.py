@@ -128,3 +128,27 @@ def test_order_of_magnitude():
     assert ien.order_of_magnitude(3e-5) == "1e-5"
     assert ien.order_of_magnitude(4e-5) == "1e-4"
     assert ien.order_of_magnitude(1.0) == "1e0"
+
+
+def _table(rows: dict[str, tuple[float, list[float], float]]) -> pd.DataFrame:
+    """row label → (acc, per-layer values conv1..conv3, beta)."""
+    recs = [{"row": k, "acc": a, **{f"conv{i + 1}": v for i, v in enumerate(vals)}, "beta": b}
+            for k, (a, vals, b) in rows.items()]
+    return pd.DataFrame(recs).set_index(pd.Index(list(rows), name="run"))
+
+
+def test_ien_paper_claims_hold_and_fail():
+    good = _table({"CNN (no aug)": (90, [0.5, 0.6, 0.4], 0.0), "CNN (aug)": (95, [0.5, 0.5, 0.3], 0.0),
+                   "E2CNN": (96, [1e-12, 1e-11, 1e-12], 0.0), "IEN β=0.01": (95, [0.1, 0.2, 0.1], 0.01),
+                   "IEN β=1": (93, [0.01, 0.02, 0.01], 1.0)})
+    assert ien.claim_e2cnn_exact(good).holds is True
+    assert ien.claim_ordering(good).holds is True
+    assert ien.claim_beta_monotone(good).holds is True
+    assert ien.claim_aug_keeps_error(good).holds is True
+    bad = good.copy()
+    bad.loc["IEN β=1", "conv2"] = 0.3  # β=1 worse than β=0.01 at conv2
+    bad.loc["E2CNN", "conv1"] = 0.05  # E2CNN above IEN β=1: ordering and exactness both fail
+    assert ien.claim_beta_monotone(bad).holds is False and "conv2" in ien.claim_beta_monotone(bad).evidence
+    assert ien.claim_e2cnn_exact(bad).holds is False
+    assert ien.claim_ordering(bad).holds is False
+    assert ien.claim_ordering(good.drop(index="E2CNN")).holds is None

@@ -17,12 +17,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT
 
 DATASETS = ("rot_mnist", "scale_mnist", "rot_tim", "r2_tim", "blobs")
+RUNS = sorted(yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["models"])
 ALL = {"collect", "report@ien", "report@datasets"} | {f"make_dataset@{d}" for d in DATASETS} | {
-    f"{s}@{r}" for s in ("train", "extract_features", "fit_probes") for r in ("cnn", "cnn_aug", "ien_r4")
+    f"{s}@{r}" for s in ("train", "extract_features", "fit_probes") for r in RUNS
 }
 
 

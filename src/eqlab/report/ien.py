@@ -33,7 +33,9 @@ def ours_table5(results: pd.DataFrame, runs: pd.DataFrame, metric: str = "abs") 
     acc = results[(results.probe == "train") & (results.metric == "test_acc")].set_index("run").value
     wide = eq.pivot_table(index="run", columns="layer", values="value")
     out = pd.DataFrame({"acc": acc * 100}).join(wide)
-    out.insert(0, "row", [table5_label(runs.set_index("run").loc[r]) for r in out.index])
+    meta = runs.set_index("run")
+    out.insert(0, "row", [table5_label(meta.loc[r]) for r in out.index])
+    out["beta"] = [float(meta.loc[r, "beta"]) for r in out.index]
     return out
 
 
@@ -90,3 +92,52 @@ def claim_ien_below_aug(ours_rel: pd.DataFrame) -> list[Claim]:
                          not worse, f"IEN/CNN-aug ratio per layer: {ratio}"
                          + (f"; not below at {worse}" if worse else "")))
     return out
+
+
+def _layers(by: pd.DataFrame) -> list[str]:
+    return [c for c in LAYERS if c in by.columns]
+
+
+def claim_e2cnn_exact(ours_abs: pd.DataFrame, bound: float = 1e-9) -> Claim:
+    """The check on metric and group actions: an exactly C4-equivariant net reads ≈ 0 at every layer."""
+    text = f"E2CNN (C4) absolute L_G ≤ {bound:g} at every tapped layer (metric and group actions are right)"
+    by = ours_abs.set_index("row")
+    if "E2CNN" not in by.index:
+        return Claim(text, None, "needs an E2CNN run")
+    vals = by.loc["E2CNN", _layers(by)].astype(float)
+    return Claim(text, bool((vals <= bound).all()), "max " + f"{vals.max():.1e}" + f" (at {vals.idxmax()})")
+
+
+def claim_ordering(ours_rel: pd.DataFrame) -> Claim:
+    """IEN.md claim 1: E2CNN ≪ IEN ≪ CNN-aug at every tapped layer (relative error, each IEN run)."""
+    text = "Equivariance ordering at every layer: E2CNN < IEN (every β) < CNN-aug"
+    by = ours_rel.set_index("row")
+    iens = [r for r in by.index if r.startswith("IEN")]
+    if not {"E2CNN", "CNN (aug)"} <= set(by.index) or not iens:
+        return Claim(text, None, "needs E2CNN, CNN-aug and IEN runs")
+    bad = [f"{r} at {c}" for r in iens for c in _layers(by)
+           if not by.loc["E2CNN", c] < by.loc[r, c] < by.loc["CNN (aug)", c]]
+    return Claim(text, not bad, "violations: " + ", ".join(bad) if bad else f"{len(iens)} IEN runs × {len(_layers(by))} layers")
+
+
+def claim_beta_monotone(ours_rel: pd.DataFrame) -> Claim:
+    """IEN.md claim 2: IEN's error falls monotonically as β rises, at every layer."""
+    text = "IEN relative equivariance error falls monotonically as β rises, at every layer"
+    by = ours_rel[ours_rel.row.str.startswith("IEN")].sort_values("beta")
+    if len(by) < 2:
+        return Claim(text, None, "needs at least two IEN runs with different β")
+    bad = [c for c in _layers(by) if not (by[c].diff().dropna() < 0).all()]
+    betas = ", ".join(f"{b:g}" for b in by.beta)
+    return Claim(text, not bad, f"β = {betas}" + (f"; not monotone at {bad}" if bad else ""))
+
+
+def claim_aug_keeps_error(ours_rel: pd.DataFrame, factor: float = 3.0) -> Claim:
+    """IEN.md claim 3: augmentation does not lower intermediate equivariance error (within ×factor of CNN)."""
+    text = f"Augmentation leaves intermediate equivariance error within ×{factor:g} of the unaugmented CNN"
+    by = ours_rel.set_index("row")
+    if not {"CNN (aug)", "CNN (no aug)"} <= set(by.index):
+        return Claim(text, None, "needs CNN and CNN-aug runs")
+    inner = _layers(by)[:-1]
+    ratio = by.loc["CNN (aug)", inner].astype(float) / by.loc["CNN (no aug)", inner].astype(float)
+    return Claim(text, bool((ratio > 1 / factor).all()),
+                 "CNN-aug / CNN per layer: " + ", ".join(f"{c} {v:.2f}" for c, v in ratio.items()))

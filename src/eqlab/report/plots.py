@@ -77,3 +77,23 @@ def training_curves(curves_dir: str | Path, runs: list[str]):
     axes[0].legend()
     fig.tight_layout()
     return fig
+
+
+def accuracy_vs_equivariance(ours_rel: pd.DataFrame):
+    """The trade-off: test accuracy against the mean relative equivariance error over layers."""
+    layers = [c for c in ours_rel.columns if c.startswith("conv")]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run, row in ours_rel.iterrows():
+        x = float(row[layers].astype(float).mean())
+        ax.scatter(x, row["acc"], s=40)
+        ax.annotate(f"{row['row']}", (x, row["acc"]), textcoords="offset points", xytext=(5, 3), fontsize=8)
+    ien = ours_rel[ours_rel.row.str.startswith("IEN")].sort_values("beta")
+    if len(ien) > 1:
+        ax.plot(ien[layers].astype(float).mean(axis=1), ien["acc"], color="tab:green", alpha=0.5, label="IEN over β")
+        ax.legend()
+    ax.set_xscale("log")
+    ax.set_xlabel("mean relative equivariance error over layers")
+    ax.set_ylabel("test accuracy %")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
