@@ -77,3 +77,21 @@ def test_residual_is_normalised():
     t = np.ones((1, 1, 2, 2))
     assert residual(t, t, np.ones((2, 2), bool)) == 0.0
     assert residual(2 * t, t, np.ones((2, 2), bool)) == pytest.approx(1.0)
+
+
+def test_task_map_trains_through_an_e2cnn_tail(tmp_path):
+    """e2cnn caches expanded filters on eval(); the frozen tail must still be differentiable w.r.t. F."""
+    from eqlab.io import write_json
+    from eqlab.models import build_model, load_trained
+    from eqlab.probes.lenc_vedaldi import train_task_map
+
+    torch.manual_seed(0)
+    model = build_model("rotmnist6_e2", width=0.125)
+    d = tmp_path / "m"
+    d.mkdir()
+    torch.save(model.state_dict(), d / "model.pt")
+    write_json(d / "config.json", {"arch": "rotmnist6_e2", "kwargs": {"width": 0.125}})
+    model = load_trained(d)
+    h = tap_outputs(model, torch.rand(6, 1, 28, 28))[3]
+    a, b = train_task_map(model, 3, h, np.arange(6) % 10, LVConfig(task_epochs=2, task_batch_size=3))
+    assert a.shape == (h.shape[1], h.shape[1]) and np.isfinite(a).all()

@@ -45,4 +45,5 @@ def load_trained(model_dir, device="cpu") -> TappedModel:
     model = build_model(cfg["arch"], **cfg["kwargs"])
     state = torch.load(d / "model.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
-    return model.to(device).eval()
+    with torch.no_grad():  # e2cnn expands and caches its filters on eval(); no autograd graph there
+        return model.to(device).eval()

@@ -72,9 +72,10 @@ def train_task_map(
     """Train a 1×1 conv F to minimise CE of ψ(F h) with ψ frozen in eval mode.
 
     ``init`` = (A, b) starts F there; the default is the identity."""
-    model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
+    with torch.no_grad():  # e2cnn caches its expanded filters on eval(): keep them out of the graph
+        model.eval()
     device = next(model.parameters()).device
     c = h.shape[1]
     a0, b0 = init if init is not None else (np.eye(c, dtype=np.float32), np.zeros(c, dtype=np.float32))

@@ -83,7 +83,7 @@ def accuracy_vs_equivariance(ours_rel: pd.DataFrame):
     """The trade-off: test accuracy against the mean relative equivariance error over layers."""
     layers = [c for c in ours_rel.columns if c.startswith("conv")]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for run, row in ours_rel.iterrows():
+    for _, row in ours_rel.iterrows():
         x = float(row[layers].astype(float).mean())
         ax.scatter(x, row["acc"], s=40)
         ax.annotate(f"{row['row']}", (x, row["acc"]), textcoords="offset points", xytext=(5, 3), fontsize=8)
