@@ -1,6 +1,7 @@
 """`make bench`: speed figures as ratios measured in one run (ours vs a bare PyTorch/scikit-learn baseline).
 
-Ratios > 1 mean ours is slower than the baseline by that factor. Each figure is the median of
+Ratios > 1 mean ours is slower than the baseline by that factor (for the model-cost rows, "ours" is
+Het-IEN or E2CNN and the baseline is IEN at the same width). Each figure is the median of
 ``--repeats`` timings taken back to back in this process, on the same data and device.
 """
 
@@ -82,6 +83,46 @@ def bench_training(device, n: int, width: float, repeats: int) -> list[dict]:
     return rows
 
 
+def bench_model_cost(device, width: float, repeats: int) -> list[dict]:
+    """IEN.md claim 5 and the equal-channel comparison: training step (IEN loss on the C4 orbit of a
+    batch of 64) and inference (eval forward of 256 images) of Het-IEN and E2CNN against IEN."""
+    from eqlab.metrics.equivariance import equivariance_loss, stack_orbit
+
+    c4 = group_elements("r4")
+    gen = torch.Generator().manual_seed(0)
+    xb = torch.rand(64, 1, 28, 28, generator=gen).to(device)
+    yb = torch.randint(0, 10, (64,), generator=gen).repeat(4).to(device)
+    xe = torch.rand(256, 1, 28, 28, generator=gen).to(device)
+    cost = {}
+    for name, arch, kw in (("IEN", "rotmnist6", {}), ("Het-IEN R4-2-1", "rotmnist6", {"het": [4, 2, 1]}),
+                           ("E2CNN C4", "rotmnist6_e2", {})):
+        torch.manual_seed(0)
+        model = build_model(arch, width=width, **kw).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        blocks = [t.blocks for t in model.taps]
+
+        def step(m=model, o=opt, b=blocks) -> None:
+            m.train()
+            logits, taps = m.forward_taps(stack_orbit(xb, c4))
+            loss = F.cross_entropy(logits, yb) + 0.1 * equivariance_loss(taps, c4, b)
+            o.zero_grad()
+            loss.backward()
+            o.step()
+
+        @torch.no_grad()
+        def infer(m=model) -> None:
+            m.eval()
+            m(xe)
+
+        cost[name] = (timed(step, repeats), timed(infer, repeats), sum(t.channels for t in model.taps))
+    rows = []
+    for name in ("Het-IEN R4-2-1", "E2CNN C4"):
+        for k, what in ((0, "training step"), (1, "inference")):
+            rows.append({"figure": f"{what}: {name} ({cost[name][2]} ch) vs IEN ({cost['IEN'][2]} ch), s",
+                         "ours": cost[name][k], "baseline": cost["IEN"][k], "ratio_time": cost[name][k] / cost["IEN"][k]})
+    return rows
+
+
 def bench_extraction(device, n: int, width: float, repeats: int) -> dict:
     model = build_model("rotmnist6", width=width).to(device).eval()
     images = (np.random.default_rng(0).random((n, 1, 28, 28)) * 255).astype(np.uint8)
@@ -131,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     device = choose_device("auto")
     rows = bench_training(device, args.n_train, args.width, args.repeats)
     rows.append(bench_extraction(device, args.n_extract, args.width, args.repeats))
+    rows += bench_model_cost(device, args.width, args.repeats)
     rows.append(bench_ridge(args.repeats))
     lines = ["| figure | ours | baseline | time ratio (ours / baseline) |", "|---|---|---|---|"]
     for r in rows:

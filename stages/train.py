@@ -21,7 +21,7 @@ from eqlab.groups import group_elements
 from eqlab.io import atomic_path, write_json
 from eqlab.metrics.equivariance import measure_equivariance
 from eqlab.models import ARCHS, build_model
-from eqlab.params import build, check_choice, profile_of, section
+from eqlab.params import ParamError, build, check_choice, profile_of, section
 from eqlab.train.config import OptimConfig, ProfileConfig, RunConfig
 from eqlab.train.device import choose_device, describe, make_deterministic
 from eqlab.train.loop import TrainSpec, accuracy, to_float, train
@@ -48,7 +48,17 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
     arch_kwargs = {"width": prof.width, "group_size": len(group_elements(run.group)),
                    "in_channels": int(x_tr.shape[1]), "n_classes": int(y_tr.max()) + 1}
-    model = build_model(run.arch, **arch_kwargs).to(device)
+    if run.het:
+        if run.arch != "rotmnist6":
+            raise ParamError(f"params key 'train.models.{args.run}.het' needs arch 'rotmnist6', not {run.arch!r}")
+        if run.het[0] != arch_kwargs["group_size"]:
+            raise ParamError(f"params key 'train.models.{args.run}.het' must start with the group size "
+                             f"{arch_kwargs['group_size']} of group {run.group!r}, got {list(run.het)}")
+        arch_kwargs["het"] = list(run.het)
+    try:
+        model = build_model(run.arch, **arch_kwargs).to(device)
+    except ValueError as e:
+        raise ParamError(f"train.models.{args.run}: {e}") from e
     elements = group_elements(run.group)
     spec = TrainSpec(prof.cycle_epochs, prof.tail_epochs, optim.batch_size, optim.lr_min, optim.lr_max,
                      optim.rise, optim.weight_decay, run.augment, run.beta, run.seed)
@@ -79,6 +89,8 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
         "augment": run.augment,
         "beta": run.beta,
         "seed": run.seed,
+        "het": "-".join(map(str, run.het)),
+        "channels": [t.channels for t in model.taps],
         "test_acc": accuracy(model, x_te, y_te),
         "val_acc": history[-1].val_acc,
         "epochs": len(history),

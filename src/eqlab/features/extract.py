@@ -67,10 +67,11 @@ def extract_features(
         for g in tqdm(transforms, desc="extract", unit="transform", disable=not progress):
             outs = tap_outputs(model, g.apply(x, interp))  # type: ignore[arg-type]
             for tap, h in zip(model.taps, outs, strict=True):
-                tmeta = dict(meta, group_size=tap.group_size, n_groups=tap.n_groups, exact=g.exact)
+                tmeta = dict(meta, group_size=tap.group_size, n_groups=tap.n_groups, layout=list(tap.blocks),
+                             exact=g.exact)
                 write_table(partition(tmp, tap.name, g.name), h, sample_ids, labels, tap.name, g.name, tmeta)
                 if g.name == transforms[0].name:
                     manifest["layers"].append({"name": tap.name, "shape": list(h.shape[1:]),
-                                               "group_size": tap.group_size})
+                                               "group_size": tap.group_size, "layout": list(tap.blocks)})
         (tmp / "manifest.json").write_text(dumps_json(manifest), encoding="utf-8")
     return manifest

@@ -10,15 +10,24 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Tap:
-    """A named layer output with ``channels = n_groups × group_size`` (contiguous groups)."""
+    """A named layer output whose channels form contiguous feature groups.
+
+    Homogeneous: ``channels = n_groups × group_size``. Heterogeneous (Het-IEN): ``layout`` lists
+    blocks ``(n_groups, group_size)`` in channel order and ``group_size`` is the largest size.
+    """
 
     name: str
     channels: int
     group_size: int
+    layout: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def blocks(self) -> tuple[tuple[int, int], ...]:
+        return self.layout if self.layout is not None else ((self.channels // self.group_size, self.group_size),)
 
     @property
     def n_groups(self) -> int:
-        return self.channels // self.group_size
+        return sum(n for n, _ in self.blocks)
 
 
 class TappedModel(nn.Module):

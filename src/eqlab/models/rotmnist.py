@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eqlab.groups import group_pool
+from eqlab.groups import Layout, group_pool, het_layout
 from eqlab.models.base import Tap, TappedModel
 
 FIELDS = (24, 32, 36, 36, 64, 96)
@@ -32,7 +32,7 @@ def scaled_fields(width: float) -> tuple[int, ...]:
 class GroupPoolHead(nn.Module):
     """Group pooling → global max-pool → FC → BN → ELU → FC."""
 
-    def __init__(self, group_size: int, fields: int, hidden: int, n_classes: int) -> None:
+    def __init__(self, group_size: int | Layout, fields: int, hidden: int, n_classes: int) -> None:
         super().__init__()
         self.group_size = group_size
         self.fc1 = nn.Linear(fields, hidden)
@@ -45,12 +45,19 @@ class GroupPoolHead(nn.Module):
 
 
 class RotMnist6(TappedModel):
+    """``het`` (Het-IEN) lists decreasing group sizes, e.g. ``(4, 2, 1)``: half of each layer's
+    fields get groups of 4 channels, a quarter groups of 2, the rest single channels."""
+
     def __init__(
-        self, width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10
+        self, width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10,
+        het: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         fields = scaled_fields(width)
-        chans = [f * group_size for f in fields]
+        if het is not None and het[0] != group_size:
+            raise ValueError(f"het group sizes {het} must start with the group size {group_size}")
+        layouts = [het_layout(f, tuple(het)) if het else None for f in fields]
+        chans = [sum(n * g for n, g in lay) if lay else f * group_size for f, lay in zip(fields, layouts, strict=True)]
         blocks, c_in = [], in_channels
         for c, k, p, pool in zip(chans, KERNELS, PADDINGS, POOLS, strict=True):
             layers: list[nn.Module] = [nn.Conv2d(c_in, c, k, padding=p), nn.BatchNorm2d(c)]
@@ -61,11 +68,12 @@ class RotMnist6(TappedModel):
             c_in = c
         self.blocks = nn.ModuleList(blocks)
         hidden = max(16, round(HIDDEN * width))
-        self.head = GroupPoolHead(group_size, fields[-1], hidden, n_classes)
-        self.taps = tuple(Tap(f"conv{i + 1}", c, group_size) for i, c in enumerate(chans))
+        self.head = GroupPoolHead(layouts[-1] or group_size, fields[-1], hidden, n_classes)
+        self.taps = tuple(Tap(f"conv{i + 1}", c, group_size, lay) for i, (c, lay) in enumerate(zip(chans, layouts, strict=True)))
 
 
 def build_rotmnist6(
-    width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10
+    width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10,
+    het: list[int] | tuple[int, ...] | None = None,
 ) -> RotMnist6:
-    return RotMnist6(width, group_size, in_channels, n_classes)
+    return RotMnist6(width, group_size, in_channels, n_classes, tuple(het) if het else None)

@@ -10,7 +10,7 @@ import pandas as pd
 from eqlab.io import read_json
 from eqlab.probes import ROW_COLUMNS
 
-RUN_COLUMNS = ("run", "arch", "dataset", "group", "augment", "beta", "seed", "profile", "device")
+RUN_COLUMNS = ("run", "arch", "dataset", "group", "augment", "beta", "seed", "het", "profile", "device")
 
 
 def train_rows(metrics: dict) -> list[dict]:
@@ -33,7 +33,7 @@ def collect(train_metrics: Iterable[Path], probe_tables: Iterable[Path]) -> tupl
     for p in train_metrics:
         m = read_json(p)
         rows += train_rows(m)
-        runs.append({k: m[k if k != "arch" else "arch"] for k in RUN_COLUMNS})
+        runs.append({k: m.get(k, "") for k in RUN_COLUMNS})
     frames = [pd.DataFrame(rows, columns=list(ROW_COLUMNS))]
     frames += [pd.read_parquet(p) for p in probe_tables]
     results = pd.concat(frames, ignore_index=True)[list(ROW_COLUMNS)]

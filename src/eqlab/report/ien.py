@@ -18,6 +18,8 @@ def table5_label(run: pd.Series) -> str:
         return "CNN (no aug)"
     if run["beta"] == 0:
         return "CNN (aug)"
+    if run.get("het"):
+        return f"Het-IEN β={run['beta']:g}"
     return f"IEN β={run['beta']:g}"
 
 
@@ -112,7 +114,7 @@ def claim_ordering(ours_rel: pd.DataFrame) -> Claim:
     """IEN.md claim 1: E2CNN ≪ IEN ≪ CNN-aug at every tapped layer (relative error, each IEN run)."""
     text = "Equivariance ordering at every layer: E2CNN < IEN (every β) < CNN-aug"
     by = ours_rel.set_index("row")
-    iens = [r for r in by.index if r.startswith("IEN")]
+    iens = [r for r in by.index if r.startswith(("IEN", "Het-IEN"))]
     if not {"E2CNN", "CNN (aug)"} <= set(by.index) or not iens:
         return Claim(text, None, "needs E2CNN, CNN-aug and IEN runs")
     bad = [f"{r} at {c}" for r in iens for c in _layers(by)
@@ -141,3 +143,22 @@ def claim_aug_keeps_error(ours_rel: pd.DataFrame, factor: float = 3.0) -> Claim:
     ratio = by.loc["CNN (aug)", inner].astype(float) / by.loc["CNN (no aug)", inner].astype(float)
     return Claim(text, bool((ratio > 1 / factor).all()),
                  "CNN-aug / CNN per layer: " + ", ".join(f"{c} {v:.2f}" for c, v in ratio.items()))
+
+
+def claim_het(ours_abs: pd.DataFrame, runs: pd.DataFrame) -> list[Claim]:
+    """IEN.md claim 5: Het-IEN (≈ 69 % channels) loses ≤ 2 points against IEN at the same β, with
+    equivariance error of the same order (within ×10 at every layer)."""
+    by = ours_abs.set_index("row")
+    out = []
+    for label in [r for r in by.index if r.startswith("Het-IEN")]:
+        twin = label.replace("Het-IEN", "IEN")
+        text = f"{label}: within 2 points of {twin} and L_G of the same order (×10) at every layer"
+        if twin not in by.index:
+            out.append(Claim(text, None, f"needs an {twin} run"))
+            continue
+        drop = float(by.loc[twin, "acc"] - by.loc[label, "acc"])
+        ratio = (by.loc[label, _layers(by)].astype(float) / by.loc[twin, _layers(by)].astype(float))
+        ok = drop <= 2 and bool(((ratio < 10) & (ratio > 0.1)).all())
+        out.append(Claim(text, ok, f"accuracy {by.loc[label, 'acc']:.2f} vs {by.loc[twin, 'acc']:.2f} %; "
+                                   f"L_G ratio {ratio.min():.2g}–{ratio.max():.2g}"))
+    return out

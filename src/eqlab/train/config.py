@@ -37,3 +37,4 @@ class RunConfig:
     augment: bool = False
     beta: float = field(default=0.0, metadata={"min": 0.0})
     seed: int = 0
+    het: tuple[int, ...] = ()  # Het-IEN group sizes, e.g. [4, 2, 1]; empty = one group size

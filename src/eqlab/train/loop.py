@@ -85,7 +85,7 @@ def train(
     epochs = spec.cycle_epochs + spec.tail_epochs
     cycle_steps = spec.cycle_epochs * steps_per_epoch
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr_min, weight_decay=spec.weight_decay)
-    group_sizes = [t.group_size for t in model.taps]
+    group_sizes = [t.blocks for t in model.taps]
     n_copies = len(elements) if spec.augment else 1
     history: list[EpochLog] = []
     step = 0
