@@ -17,7 +17,7 @@ import torch
 from eqlab.cli import run_stage
 from eqlab.data.store import load_split
 from eqlab.env import library_versions
-from eqlab.groups import group_elements
+from eqlab.groups import get_transform, group_elements
 from eqlab.io import atomic_path, write_json
 from eqlab.metrics.equivariance import measure_equivariance
 from eqlab.models import ARCHS, build_model
@@ -48,6 +48,10 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
     arch_kwargs = {"width": prof.width, "group_size": len(group_elements(run.group)),
                    "in_channels": int(x_tr.shape[1]), "n_classes": int(y_tr.max()) + 1}
+    if run.upsample > 1:
+        if run.arch != "rotmnist6":
+            raise ParamError(f"params key 'train.models.{args.run}.upsample' needs arch 'rotmnist6', not {run.arch!r}")
+        arch_kwargs["upsample"] = run.upsample
     if run.het:
         if run.arch != "rotmnist6":
             raise ParamError(f"params key 'train.models.{args.run}.het' needs arch 'rotmnist6', not {run.arch!r}")
@@ -80,6 +84,9 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     model.eval()
     n_eq = min(prof.equivariance_images, len(x_te))
     eq = measure_equivariance(model, to_float(x_te[:n_eq]), elements)
+    # 45° multiples reported apart: interpolated rotations, compared inside the inscribed disk
+    odd45 = [get_transform(n) for n in ("identity", "rot45", "rot135", "rot225", "rot315")]
+    eq45 = measure_equivariance(model, to_float(x_te[:n_eq]), odd45)
     metrics = {
         "run": args.run,
         "profile": profile,
@@ -97,6 +104,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
         "n_train": len(y_tr),
         "n_test": len(y_te),
         "equivariance": {"group": run.group, "n_images": n_eq, "layers": eq},
+        "equivariance_45": {"elements": [g.name for g in odd45[1:]], "n_images": n_eq, "layers": eq45},
         "device": describe(device),
         "versions": library_versions(),
     }

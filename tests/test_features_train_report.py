@@ -103,9 +103,12 @@ def test_scrub_removes_time_stamps():
 def _frames(acc_aug=0.95, rel_ien=(0.1, 0.2)):
     rows = []
     for run, acc, rel in (("cnn", 0.9, (0.5, 0.6)), ("cnn_aug", acc_aug, (0.5, 0.6)), ("ien", 0.94, rel_ien)):
-        rows.append(dict(run=run, probe="train", metric="test_acc", layer="", value=acc))
+        rows.append(dict(run=run, probe="train", metric="test_acc", layer="", transform="", value=acc))
         for layer, v in zip(("conv1", "conv2"), rel):
-            rows.append(dict(run=run, probe="extent_of_equivariance", metric="rel", layer=layer, value=v))
+            rows.append(dict(run=run, probe="extent_of_equivariance", metric="rel", layer=layer, transform="r4",
+                             value=v))
+            rows.append(dict(run=run, probe="extent_of_equivariance", metric="rel", layer=layer,
+                             transform="rot45_odd", value=10 * v))
     runs = pd.DataFrame({"run": ["cnn", "cnn_aug", "ien"], "arch": ["rotmnist6"] * 3,
                          "augment": [False, True, True], "beta": [0.0, 0.0, 0.01]})
     return pd.DataFrame(rows), runs
@@ -115,6 +118,8 @@ def test_claims_are_computed_and_can_fail():
     results, runs = _frames()
     ours = ien.ours_table5(results, runs, "rel")
     assert list(ours.row) == ["CNN (no aug)", "CNN (aug)", "IEN β=0.01"]
+    assert ours.loc["ien", "conv1"] == 0.1  # the quarter turns only; 45° multiples reported apart
+    assert ien.ours_table5(results, runs, "rel", angles="45").loc["ien", "conv1"] == pytest.approx(1.0)
     assert ien.claim_aug_accuracy(ours).holds is True
     assert [c.holds for c in ien.claim_ien_below_aug(ours)] == [True]
     results, runs = _frames(acc_aug=0.8, rel_ien=(0.1, 0.7))
@@ -152,3 +157,16 @@ def test_ien_paper_claims_hold_and_fail():
     assert ien.claim_e2cnn_exact(bad).holds is False
     assert ien.claim_ordering(bad).holds is False
     assert ien.claim_ordering(good.drop(index="E2CNN")).holds is None
+
+
+def test_published_tables_and_status(root):
+    from eqlab.report.references import load_published
+
+    pub = load_published(root / "references/published.csv", "ien")
+    t9 = ien.published_table(pub, "9")
+    assert t9.loc["R4 E2CNN", "ResNet18 stage1"] == "1e-11" and t9.loc["R8 IEN β=0.1", "ResNet18 acc"] == "59.7"
+    assert list(ien.published_table(pub, "1").index[:2]) == ["Rot-TIM CNN", "Rot-TIM CNN4-aug"]
+    runs = pd.DataFrame({"arch": ["rotmnist6"], "dataset": ["rot_mnist"]})
+    assert "no run in this pipeline has arch = `resnet18`" in ien.table_status("1", runs)
+    assert "1 run(s)" in ien.table_status("8", pd.DataFrame({"arch": ["rotmnist6"], "dataset": ["scale_mnist"]}))
+    assert "offline" in ien.table_status("3", runs)

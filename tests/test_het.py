@@ -71,3 +71,16 @@ def test_het_model_shapes_and_loss():
     assert torch.isfinite(loss) and loss > 0
     with pytest.raises(ValueError, match="must start with the group size 4"):
         build_model("rotmnist6", het=[2, 1])
+
+
+def test_upsampled_input_variant_keeps_rot90_grids_exact():
+    """The Scale-MNIST 56×56 variant (×2 bilinear upsampling at the input) keeps every grid centred:
+    a C4-symmetric first layer stays exactly rot90-equivariant through the upsampling."""
+    torch.manual_seed(0)
+    model = build_model("rotmnist6", width=0.125, upsample=2).double().eval()
+    x = torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    _, taps = model.forward_taps(x)
+    assert [tuple(t.shape[-2:]) for t in taps] == [(48, 48), (24, 24), (24, 24), (12, 12), (12, 12), (8, 8)]
+    up = model.blocks[0][0]
+    g = C4[1]
+    assert torch.allclose(up(g.apply(x)), g.apply(up(x)), atol=1e-12)

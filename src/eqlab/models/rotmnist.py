@@ -5,7 +5,8 @@ conv(k, pad) → BatchNorm → [2×2 max-pool] → ELU, six times, with fields
 channels = fields × width × |G| so that every ``group_size`` contiguous channels form one feature
 group; then group pooling (max over each group), global max-pool, FC → BN → ELU → FC.
 
-Shapes on 28×28 inputs: 20 → 20 → 10 → 10 → 5 → 5 → 5 → 1. Every 2×2 pool sees an even size and
+Shapes on 28×28 inputs: 20 → 20 → 10 → 10 → 5 → 5 → 5 → 1 (with ``upsample=2``, the Scale-MNIST
+56×56 variant: 48 → 24 → 12 → 8, then the same global max-pool). Every 2×2 pool sees an even size and
 every padding is symmetric, so each feature grid is centred on the image grid and a quarter turn of
 the image is a quarter turn of every map (the property the equivariance loss relies on).
 """
@@ -50,7 +51,7 @@ class RotMnist6(TappedModel):
 
     def __init__(
         self, width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10,
-        het: tuple[int, ...] | None = None,
+        het: tuple[int, ...] | None = None, upsample: int = 1,
     ) -> None:
         super().__init__()
         fields = scaled_fields(width)
@@ -61,6 +62,8 @@ class RotMnist6(TappedModel):
         blocks, c_in = [], in_channels
         for c, k, p, pool in zip(chans, KERNELS, PADDINGS, POOLS, strict=True):
             layers: list[nn.Module] = [nn.Conv2d(c_in, c, k, padding=p), nn.BatchNorm2d(c)]
+            if not blocks and upsample > 1:  # Scale-MNIST 56×56: ×2 upsampling at the model input
+                layers.insert(0, nn.Upsample(scale_factor=upsample, mode="bilinear", align_corners=False))
             if pool:
                 layers.append(nn.MaxPool2d(2))
             layers.append(nn.ELU())
@@ -74,6 +77,6 @@ class RotMnist6(TappedModel):
 
 def build_rotmnist6(
     width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10,
-    het: list[int] | tuple[int, ...] | None = None,
+    het: list[int] | tuple[int, ...] | None = None, upsample: int = 1,
 ) -> RotMnist6:
-    return RotMnist6(width, group_size, in_channels, n_classes, tuple(het) if het else None)
+    return RotMnist6(width, group_size, in_channels, n_classes, tuple(het) if het else None, upsample)

@@ -10,19 +10,25 @@ import pandas as pd
 from eqlab.io import read_json
 from eqlab.probes import ROW_COLUMNS
 
+ROT45_ODD = "rot45_odd"  # the odd multiples of 45° (rot45, rot135, rot225, rot315), reported apart
 RUN_COLUMNS = ("run", "arch", "dataset", "group", "augment", "beta", "seed", "het", "profile", "device")
 
 
 def train_rows(metrics: dict) -> list[dict]:
-    """Rows for one train metrics JSON: accuracy and the per-layer extent of equivariance."""
+    """Rows for one train metrics JSON: accuracy and the per-layer extent of equivariance, for the
+    run's group (transform = the group, e.g. ``r4``) and for the odd 45° multiples (``rot45_odd``)."""
     base = dict(run=metrics["run"], model=metrics["arch"], dataset=metrics["dataset"], seed=metrics["seed"])
     rows = [dict(base, layer="", transform="", probe="train", metric=m, value=float(metrics[m]))
             for m in ("test_acc", "val_acc")]
     eq = metrics["equivariance"]
-    for layer, vals in eq["layers"].items():
-        for kind, v in vals.items():
-            rows.append(dict(base, layer=layer, transform=eq["group"], probe="extent_of_equivariance",
-                             metric=kind, value=float(v)))
+    parts = [(eq["group"], eq["layers"])]
+    if "equivariance_45" in metrics:
+        parts.append((ROT45_ODD, metrics["equivariance_45"]["layers"]))
+    for transform, layers in parts:
+        for layer, vals in layers.items():
+            for kind, v in vals.items():
+                rows.append(dict(base, layer=layer, transform=transform, probe="extent_of_equivariance",
+                                 metric=kind, value=float(v)))
     return rows
 
 

@@ -18,7 +18,7 @@ PROBE_STYLE = {
 
 def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame):
     """Per-layer extent of equivariance (absolute and relative), one line per run, log scale."""
-    eq = results[results.probe == "extent_of_equivariance"]
+    eq = results[(results.probe == "extent_of_equivariance") & (results["transform"] != "rot45_odd")]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, metric, title in zip(axes, ("abs", "rel"), ("L_G (absolute MSE, group-pooled)", "relative error"),
                                  strict=True):

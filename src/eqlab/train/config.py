@@ -38,3 +38,4 @@ class RunConfig:
     beta: float = field(default=0.0, metadata={"min": 0.0})
     seed: int = 0
     het: tuple[int, ...] = ()  # Het-IEN group sizes, e.g. [4, 2, 1]; empty = one group size
+    upsample: int = field(default=1, metadata={"min": 1, "max": 4})  # ×2 at the input: Scale-MNIST 56×56
