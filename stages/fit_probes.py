@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from eqlab.cli import run_stage
@@ -23,6 +24,7 @@ from eqlab.params import build, check_choice, section
 from eqlab.probes import ROW_COLUMNS
 from eqlab.probes.lenc_vedaldi import LVConfig, lv_layer, split_indices
 from eqlab.train.config import RunConfig
+from eqlab.train.device import choose_device, describe
 
 log = logging.getLogger("fit_probes")
 
@@ -42,7 +44,9 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     run = build(RunConfig, runs[args.run], f"train.models.{args.run}")
     cfg = build(LVConfig, section(params, "fit_probes.lv_maps"), "fit_probes.lv_maps")
     manifest = read_manifest(args.features)
-    model = load_trained(args.model_dir)
+    device = choose_device(check_choice("device", params.get("device", "auto"), ["auto", "cpu", "cuda"]))
+    torch.manual_seed(cfg.seed)
+    model = load_trained(args.model_dir, device)
     rows: list[dict] = []
     transforms = [t for t in manifest["transforms"] if t != "identity"]
     work = [(lay["name"], t) for lay in manifest["layers"] for t in transforms]
@@ -65,7 +69,8 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
         tmp.mkdir()
         df.to_parquet(tmp / "results.parquet", index=False)
         df.to_csv(tmp / "results.csv", index=False, float_format="%.6g")
-    write_json(args.metrics, {"run": args.run, "n_fit": len(fit), "n_eval": len(ev), **summarise(df)})
+    write_json(args.metrics, {"run": args.run, "n_fit": len(fit), "n_eval": len(ev), "device": describe(device),
+                              **summarise(df)})
     log.info("%s: %d rows → %s", args.run, len(df), out)
 
 
