@@ -170,3 +170,23 @@ def test_published_tables_and_status(root):
     assert "no run in this pipeline has arch = `resnet18`" in ien.table_status("1", runs)
     assert "1 run(s)" in ien.table_status("8", pd.DataFrame({"arch": ["rotmnist6"], "dataset": ["scale_mnist"]}))
     assert "offline" in ien.table_status("3", runs)
+
+
+def test_seeds_are_averaged_and_counted():
+    results, runs = _frames()
+    extra = results[results.run == "ien"].assign(run="ien_s1")
+    extra.loc[extra.metric == "test_acc", "value"] = 0.96
+    results = pd.concat([results, extra])
+    runs = pd.concat([runs, runs[runs.run == "ien"].assign(run="ien_s1")])
+    ours = ien.ours_table5(results, runs, "rel")
+    summary = ien.seed_summary(ours)
+    assert summary.loc["IEN β=0.01", "n"] == 2 and summary.loc["CNN (aug)", "n"] == 1
+    assert summary.loc["IEN β=0.01", "acc"] == pytest.approx(95.0)
+    assert summary.loc["IEN β=0.01", "acc_std"] == pytest.approx(np.std([94, 96], ddof=1))
+    assert ien.claim_aug_accuracy(ours).holds is True  # works with repeated labels
+
+
+def test_beta_monotonicity_averages_seeds_first():
+    ours = _table({"IEN β=0.01": (95, [0.1, 0.2, 0.1], 0.01), "IEN β=1": (93, [0.01, 0.02, 0.01], 1.0)})
+    twin = ours.iloc[[1]].rename(index=lambda r: r + "_s1")
+    assert ien.claim_beta_monotone(pd.concat([ours, twin])).holds is True

@@ -44,11 +44,25 @@ def ours_table5(results: pd.DataFrame, runs: pd.DataFrame, metric: str = "abs", 
     return out
 
 
+def by_row(ours: pd.DataFrame) -> pd.DataFrame:
+    """Per-run table → one row per model label (mean over seeds). Claims and the side-by-side use this."""
+    return ours.groupby("row", sort=False).mean(numeric_only=True)
+
+
+def seed_summary(ours: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± std over the seeds of each model label, with n (the number of runs averaged)."""
+    g = ours.groupby("row", sort=False)
+    out = g.mean(numeric_only=True)
+    out.insert(0, "n", g.size())
+    out.insert(2, "acc_std", g["acc"].std(ddof=1).fillna(0.0))
+    return out
+
+
 def table5_side_by_side(published: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
     """Published cells beside ours: columns (``acc``, conv1…conv6) × (``paper``, ``ours``)."""
     t5 = published[published.table == "5"]
     pub = t5.pivot_table(index="row", columns="column", values="value").reindex(list(dict.fromkeys(t5.row)))
-    ours_by_row = ours.reset_index().set_index("row")
+    ours_by_row = by_row(ours)
     rows = []
     for label in pub.index:
         rec: dict = {"model": label}
@@ -76,7 +90,7 @@ class Claim:
 
 def claim_aug_accuracy(ours: pd.DataFrame) -> Claim:
     text = "CNN-aug accuracy ≥ CNN (no aug) accuracy"
-    by = ours.set_index("row")
+    by = by_row(ours)
     if not {"CNN (aug)", "CNN (no aug)"} <= set(by.index):
         return Claim(text, None, "needs both a CNN and a CNN-aug run")
     a, c = float(by.loc["CNN (aug)", "acc"]), float(by.loc["CNN (no aug)", "acc"])
@@ -85,7 +99,7 @@ def claim_aug_accuracy(ours: pd.DataFrame) -> Claim:
 
 def claim_ien_below_aug(ours_rel: pd.DataFrame) -> list[Claim]:
     """For each IEN run: relative equivariance error below CNN-aug's at every tapped layer."""
-    by = ours_rel.set_index("row")
+    by = by_row(ours_rel)
     if "CNN (aug)" not in by.index:
         return [Claim("IEN relative error < CNN-aug at every layer", None, "needs a CNN-aug run")]
     out = []
@@ -106,7 +120,7 @@ def _layers(by: pd.DataFrame) -> list[str]:
 def claim_e2cnn_exact(ours_abs: pd.DataFrame, bound: float = 1e-9) -> Claim:
     """The check on metric and group actions: an exactly C4-equivariant net reads ≈ 0 at every layer."""
     text = f"E2CNN (C4) absolute L_G ≤ {bound:g} at every tapped layer (metric and group actions are right)"
-    by = ours_abs.set_index("row")
+    by = by_row(ours_abs)
     if "E2CNN" not in by.index:
         return Claim(text, None, "needs an E2CNN run")
     vals = by.loc["E2CNN", _layers(by)].astype(float)
@@ -116,7 +130,7 @@ def claim_e2cnn_exact(ours_abs: pd.DataFrame, bound: float = 1e-9) -> Claim:
 def claim_ordering(ours_rel: pd.DataFrame) -> Claim:
     """IEN.md claim 1: E2CNN ≪ IEN ≪ CNN-aug at every tapped layer (relative error, each IEN run)."""
     text = "Equivariance ordering at every layer: E2CNN < IEN (every β) < CNN-aug"
-    by = ours_rel.set_index("row")
+    by = by_row(ours_rel)
     iens = [r for r in by.index if r.startswith(("IEN", "Het-IEN"))]
     if not {"E2CNN", "CNN (aug)"} <= set(by.index) or not iens:
         return Claim(text, None, "needs E2CNN, CNN-aug and IEN runs")
@@ -128,7 +142,8 @@ def claim_ordering(ours_rel: pd.DataFrame) -> Claim:
 def claim_beta_monotone(ours_rel: pd.DataFrame) -> Claim:
     """IEN.md claim 2: IEN's error falls monotonically as β rises, at every layer."""
     text = "IEN relative equivariance error falls monotonically as β rises, at every layer"
-    by = ours_rel[ours_rel.row.str.startswith("IEN")].sort_values("beta")
+    by = by_row(ours_rel)
+    by = by[by.index.str.startswith("IEN")].sort_values("beta")
     if len(by) < 2:
         return Claim(text, None, "needs at least two IEN runs with different β")
     bad = [c for c in _layers(by) if not (by[c].diff().dropna() < 0).all()]
@@ -139,7 +154,7 @@ def claim_beta_monotone(ours_rel: pd.DataFrame) -> Claim:
 def claim_aug_keeps_error(ours_rel: pd.DataFrame, factor: float = 3.0) -> Claim:
     """IEN.md claim 3: augmentation does not lower intermediate equivariance error (within ×factor of CNN)."""
     text = f"Augmentation leaves intermediate equivariance error within ×{factor:g} of the unaugmented CNN"
-    by = ours_rel.set_index("row")
+    by = by_row(ours_rel)
     if not {"CNN (aug)", "CNN (no aug)"} <= set(by.index):
         return Claim(text, None, "needs CNN and CNN-aug runs")
     inner = _layers(by)[:-1]
@@ -151,7 +166,7 @@ def claim_aug_keeps_error(ours_rel: pd.DataFrame, factor: float = 3.0) -> Claim:
 def claim_het(ours_abs: pd.DataFrame, runs: pd.DataFrame) -> list[Claim]:
     """IEN.md claim 5: Het-IEN (≈ 69 % channels) loses ≤ 2 points against IEN at the same β, with
     equivariance error of the same order (within ×10 at every layer)."""
-    by = ours_abs.set_index("row")
+    by = by_row(ours_abs)
     out = []
     for label in [r for r in by.index if r.startswith("Het-IEN")]:
         twin = label.replace("Het-IEN", "IEN")
