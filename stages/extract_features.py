@@ -16,7 +16,7 @@ from eqlab.features.extract import ExtractConfig, ExtractProfile, extract_featur
 from eqlab.groups import INTERPOLATIONS, get_transform
 from eqlab.models import load_trained
 from eqlab.params import ParamError, build, check_choice, profile_of, section
-from eqlab.train.device import choose_device
+from eqlab.train.device import device_from_params
 
 log = logging.getLogger("extract_features")
 
@@ -37,7 +37,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     test = load_split(args.data, "test")
     n = min(prof.n_images, len(test.labels))
     ids = np.sort(np.random.default_rng(cfg.seed).permutation(len(test.labels))[:n])
-    device = choose_device(check_choice("device", params.get("device", "auto"), ["auto", "cpu", "cuda"]))
+    device = device_from_params(params)
     model = load_trained(args.model_dir, device)
     manifest = extract_features(model, test.images[ids], test.labels[ids], ids, transforms, args.out,
                                 {"run": args.run, "dataset": Path(args.data).name, "split": "test"},

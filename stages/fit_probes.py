@@ -24,7 +24,7 @@ from eqlab.params import build, check_choice, section
 from eqlab.probes import ROW_COLUMNS
 from eqlab.probes.lenc_vedaldi import LVConfig, lv_layer, split_indices
 from eqlab.train.config import RunConfig
-from eqlab.train.device import choose_device, describe
+from eqlab.train.device import describe, device_from_params
 
 log = logging.getLogger("fit_probes")
 
@@ -44,7 +44,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     run = build(RunConfig, runs[args.run], f"train.models.{args.run}")
     cfg = build(LVConfig, section(params, "fit_probes.lv_maps"), "fit_probes.lv_maps")
     manifest = read_manifest(args.features)
-    device = choose_device(check_choice("device", params.get("device", "auto"), ["auto", "cpu", "cuda"]))
+    device = device_from_params(params)
     torch.manual_seed(cfg.seed)
     model = load_trained(args.model_dir, device)
     rows: list[dict] = []

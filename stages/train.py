@@ -23,7 +23,7 @@ from eqlab.metrics.equivariance import measure_equivariance
 from eqlab.models import ARCHS, build_model
 from eqlab.params import ParamError, build, check_choice, profile_of, section
 from eqlab.train.config import OptimConfig, ProfileConfig, RunConfig
-from eqlab.train.device import choose_device, describe, make_deterministic
+from eqlab.train.device import describe, device_from_params, make_deterministic
 from eqlab.train.loop import TrainSpec, accuracy, to_float, train
 
 log = logging.getLogger("train")
@@ -37,7 +37,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     check_choice(f"train.models.{args.run}.arch", run.arch, sorted(ARCHS))
     optim = build(OptimConfig, section(params, "train.optim"), "train.optim")
     prof = build(ProfileConfig, section(params, f"train.{profile}"), f"train.{profile}")
-    device = choose_device(check_choice("device", params.get("device", "auto"), ["auto", "cpu", "cuda"]))
+    device = device_from_params(params)
     make_deterministic(run.seed)
 
     data = Path(args.data)

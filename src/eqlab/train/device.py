@@ -18,6 +18,13 @@ def choose_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
+def device_from_params(params: dict) -> torch.device:
+    """The top-level ``device`` params key (``auto`` when absent), validated, then :func:`choose_device`."""
+    from eqlab.params import check_choice
+
+    return choose_device(check_choice("device", params.get("device", "auto"), ["auto", "cpu", "cuda"]))
+
+
 def make_deterministic(seed: int) -> None:
     """Seed torch and ask for deterministic kernels (CUDA needs a fixed cuBLAS workspace)."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
