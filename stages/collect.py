@@ -18,8 +18,9 @@ log = logging.getLogger("collect")
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     runs = sorted(section(params, "train.models"))
+    probed = sorted(section(params, "extract_features.runs"))
     metrics = [Path(args.train_metrics) / f"{r}.json" for r in runs]
-    probes = [Path(args.probes) / r / "results.parquet" for r in runs]
+    probes = [Path(args.probes) / r / "results.parquet" for r in probed]
     for p in [*metrics, *probes]:
         if not p.exists():
             raise FileNotFoundError(f"collect: missing {p} (run `dvc repro` for the stage that writes it)")

@@ -21,11 +21,23 @@ from eqlab.train.device import device_from_params
 log = logging.getLogger("extract_features")
 
 
+def check_probed_run(params: dict[str, Any], run: str, dataset: str) -> None:
+    """The stage item must be a run of ``train.models`` listed in ``extract_features.runs`` with the
+    dataset that run trains on (the foreach value)."""
+    check_choice("train.models (stage item)", run, sorted(section(params, "train.models")))
+    probed = section(params, "extract_features.runs")
+    check_choice("extract_features.runs (stage item)", run, sorted(probed))
+    trained_on = section(params, f"train.models.{run}.dataset")
+    if probed[run] != trained_on or dataset != trained_on:
+        raise ParamError(f"params key 'extract_features.runs.{run}' is {probed[run]!r} (data dir {dataset!r}), "
+                         f"but train.models.{run}.dataset is {trained_on!r}")
+
+
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     profile = profile_of(params)
-    check_choice("train.models (stage item)", args.run, sorted(section(params, "train.models")))
+    check_probed_run(params, args.run, Path(args.data).name)
     cfg = build(ExtractConfig, {k: v for k, v in section(params, "extract_features").items()
-                                if k not in ("small", "paper", "smoke")}, "extract_features")
+                                if k not in ("small", "paper", "smoke", "runs")}, "extract_features")
     prof = build(ExtractProfile, section(params, f"extract_features.{profile}"), f"extract_features.{profile}")
     check_choice("extract_features.interpolation", cfg.interpolation, INTERPOLATIONS)
     transforms = []

@@ -17,16 +17,47 @@ import torch
 from eqlab.cli import run_stage
 from eqlab.data.store import load_split
 from eqlab.env import library_versions
-from eqlab.groups import get_transform, group_elements
+from eqlab.groups import exact_elements, get_transform, group_elements
 from eqlab.io import atomic_path, write_json
 from eqlab.metrics.equivariance import measure_equivariance
-from eqlab.models import ARCHS, build_model
+from eqlab.models import ARCHS, E2_GROUPS, build_model
 from eqlab.params import ParamError, build, check_choice, profile_of, section
 from eqlab.train.config import OptimConfig, ProfileConfig, RunConfig
 from eqlab.train.device import describe, device_from_params, make_deterministic
 from eqlab.train.loop import TrainSpec, accuracy, to_float, train
 
 log = logging.getLogger("train")
+
+
+TIM_ARCHS = ("resnet18", "resnet18_e2", "vgg", "vgg_e2")
+
+
+def arch_kwargs_for(name: str, run: RunConfig, prof: ProfileConfig) -> dict:
+    """The builder arguments of run ``name`` that params decide (checked before any data is read):
+    width from the profile, the group's channel layout (e2cnn twins take the group itself), input
+    size for the TinyImageNet family, Het / upsampling. The data adds channels and classes."""
+    key = f"train.models.{name}"
+    kwargs: dict[str, Any] = {"width": prof.width_of(run.arch)}
+    if run.arch.endswith("_e2"):
+        if run.group not in E2_GROUPS:
+            raise ParamError(f"params key '{key}.group' is {run.group!r}; e2cnn models support {list(E2_GROUPS)}")
+        kwargs["group"] = run.group
+    else:
+        kwargs["group_size"] = len(group_elements(run.group))
+    if run.arch in TIM_ARCHS:
+        kwargs["input_size"] = prof.input_size + 1 if run.arch.startswith("resnet18") else prof.input_size
+    if run.upsample > 1:
+        if run.arch != "rotmnist6":
+            raise ParamError(f"params key '{key}.upsample' needs arch 'rotmnist6', not {run.arch!r}")
+        kwargs["upsample"] = run.upsample
+    if run.het:
+        if run.arch.endswith("_e2"):
+            raise ParamError(f"params key '{key}.het' needs a plain (not e2cnn) arch, not {run.arch!r}")
+        if run.het[0] != kwargs["group_size"]:
+            raise ParamError(f"params key '{key}.het' must start with the group size "
+                             f"{kwargs['group_size']} of group {run.group!r}, got {list(run.het)}")
+        kwargs["het"] = list(run.het)
+    return kwargs
 
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
@@ -37,6 +68,9 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     check_choice(f"train.models.{args.run}.arch", run.arch, sorted(ARCHS))
     optim = build(OptimConfig, section(params, "train.optim"), "train.optim")
     prof = build(ProfileConfig, section(params, f"train.{profile}"), f"train.{profile}")
+    for a in prof.arch_width:
+        check_choice(f"train.{profile}.arch_width (key)", a, sorted(x for x in ARCHS if not x.endswith("_e2")))
+    arch_kwargs = arch_kwargs_for(args.run, run, prof)
     device = device_from_params(params)
     make_deterministic(run.seed)
 
@@ -46,19 +80,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     x_va, y_va = torch.from_numpy(va.images), torch.from_numpy(va.labels)
     x_te, y_te = torch.from_numpy(te.images), torch.from_numpy(te.labels)
 
-    arch_kwargs = {"width": prof.width, "group_size": len(group_elements(run.group)),
-                   "in_channels": int(x_tr.shape[1]), "n_classes": int(y_tr.max()) + 1}
-    if run.upsample > 1:
-        if run.arch != "rotmnist6":
-            raise ParamError(f"params key 'train.models.{args.run}.upsample' needs arch 'rotmnist6', not {run.arch!r}")
-        arch_kwargs["upsample"] = run.upsample
-    if run.het:
-        if run.arch != "rotmnist6":
-            raise ParamError(f"params key 'train.models.{args.run}.het' needs arch 'rotmnist6', not {run.arch!r}")
-        if run.het[0] != arch_kwargs["group_size"]:
-            raise ParamError(f"params key 'train.models.{args.run}.het' must start with the group size "
-                             f"{arch_kwargs['group_size']} of group {run.group!r}, got {list(run.het)}")
-        arch_kwargs["het"] = list(run.het)
+    arch_kwargs.update(in_channels=int(x_tr.shape[1]), n_classes=int(y_tr.max()) + 1)
     try:
         model = build_model(run.arch, **arch_kwargs).to(device)
     except ValueError as e:
@@ -83,10 +105,12 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
     model.eval()
     n_eq = min(prof.equivariance_images, len(x_te))
-    eq = measure_equivariance(model, to_float(x_te[:n_eq]), elements)
-    # 45° multiples reported apart: interpolated rotations, compared inside the inscribed disk
+    # the exact elements of the run's group (R8: its quarter turns; scale: all of it) …
+    measured = exact_elements(elements)
+    eq = measure_equivariance(model, to_float(x_te[:n_eq]), measured)
+    # … and the odd 45° multiples apart (interpolated rotations, compared inside the inscribed disk)
     odd45 = [get_transform(n) for n in ("identity", "rot45", "rot135", "rot225", "rot315")]
-    eq45 = measure_equivariance(model, to_float(x_te[:n_eq]), odd45)
+    eq45 = measure_equivariance(model, to_float(x_te[:n_eq]), odd45) if run.group != "scale" else None
     metrics = {
         "run": args.run,
         "profile": profile,
@@ -97,17 +121,21 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
         "beta": run.beta,
         "seed": run.seed,
         "het": "-".join(map(str, run.het)),
+        "upsample": run.upsample,
+        "width": arch_kwargs["width"],
         "channels": [t.channels for t in model.taps],
         "test_acc": accuracy(model, x_te, y_te),
         "val_acc": history[-1].val_acc,
         "epochs": len(history),
         "n_train": len(y_tr),
         "n_test": len(y_te),
-        "equivariance": {"group": run.group, "n_images": n_eq, "layers": eq},
-        "equivariance_45": {"elements": [g.name for g in odd45[1:]], "n_images": n_eq, "layers": eq45},
+        "equivariance": {"group": run.group, "elements": [g.name for g in measured[1:]], "n_images": n_eq,
+                         "layers": eq},
         "device": describe(device),
         "versions": library_versions(),
     }
+    if eq45 is not None:
+        metrics["equivariance_45"] = {"elements": [g.name for g in odd45[1:]], "n_images": n_eq, "layers": eq45}
     with atomic_path(args.model_dir) as tmp:
         tmp.mkdir()
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / "model.pt")

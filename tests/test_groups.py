@@ -82,7 +82,7 @@ def test_transform_names_and_errors():
     assert get_transform("rot-90").name == "rot270"
     assert get_transform("rot450").name == "rot90"
     assert get_transform("scale0.5").param == 0.5
-    with pytest.raises(ValueError, match="allowed: identity, hflip, vflip, rot<degrees>"):
+    with pytest.raises(ValueError, match="allowed: identity, hflip, vflip, transpose, antitranspose, rot<degrees>"):
         get_transform("twist")
     with pytest.raises(ValueError, match="allowed values"):
         group_elements("r5")
@@ -131,3 +131,46 @@ def test_incompatible_grid_breaks_exactness():
     x = torch.rand(1, 2, 10, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     g = get_transform("rot90")
     assert (layer(g.apply(x)) - g.apply(layer(x))).abs().max() > 1e-3
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return torch.equal(a, b)
+
+
+def test_d4_is_a_group_of_exact_maps():
+    """R4R = D4: the eight maps are distinct, closed under composition, each with its inverse inside,
+    and the two diagonal mirrors are the quarter turns composed with the horizontal mirror."""
+    x = torch.randn(2, 3, 7, 7)
+    els = group_elements("r4r")
+    assert len(els) == 8 and all(g.exact for g in els)
+    images = [g.apply(x) for g in els]
+    assert all(not _same(images[i], images[j]) for i in range(8) for j in range(i))
+    for a in els:
+        for b in els:
+            ab = a.apply(b.apply(x))
+            assert sum(_same(ab, im) for im in images) == 1, (a.name, b.name)
+        assert _same(a.inverse().apply(a.apply(x)), x)
+    t, at, h = get_transform("transpose"), get_transform("antitranspose"), get_transform("hflip")
+    assert _same(t.apply(x), x.transpose(-2, -1))
+    assert _same(at.apply(x), rot90(t.apply(x), 2))
+    assert _same(h.apply(rot90(x, 1)), at.apply(x))  # hflip ∘ rot90 = anti-transpose
+    assert _same(h.apply(rot90(x, 3)), t.apply(x))
+    with pytest.raises(ValueError, match="square grid"):
+        flip(torch.zeros(1, 1, 3, 4), "t")
+
+
+def test_scale_group_and_exact_parts():
+    from eqlab.groups import exact_elements
+
+    assert [g.name for g in exact_elements(group_elements("r8"))] == ["identity", "rot90", "rot180", "rot270"]
+    assert len(exact_elements(group_elements("r4r"))) == 8
+    scale = group_elements("scale")
+    assert exact_elements(scale) == scale and [g.kind for g in scale[1:]] == ["scale", "scale"]
+    # shrinking then growing back is the identity inside the shrunk region (smooth image, bicubic)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 33, dtype=torch.float64),
+                            torch.linspace(-1, 1, 33, dtype=torch.float64), indexing="ij")
+    img = torch.exp(-4 * (xx**2 + yy**2)).view(1, 1, 33, 33)
+    g = scale[1]
+    back = g.inverse().apply(g.apply(img))
+    m = g.valid_mask(33, 33) & circular_mask(33, 33)
+    assert (back - img)[0, 0][m].abs().max() < 2e-2

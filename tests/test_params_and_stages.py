@@ -69,7 +69,7 @@ def _set(path, value):
     return edit
 
 
-DUMMY = ["--data", "/nonexistent", "--model-dir", "/nonexistent"]
+DUMMY = ["--data", "/nonexistent/rot_mnist", "--model-dir", "/nonexistent"]
 CASES = [
     ("make_dataset", "make_dataset.rot_mnist.source", "kaggle", "allowed values: ['auto', 'embedded', 'mnist_idx', 'amat']",
      ["rot_mnist", "--raw-dir", "x", "--out", "OUT"]),
@@ -85,12 +85,20 @@ CASES = [
      ["rot_tim", "--raw-dir", "x", "--out", "OUT"]),
     ("make_dataset", "make_dataset.r2_tim.flip_prob", 1.5, "'make_dataset.r2_tim.flip_prob' is 1.5; allowed range: [0.0, 1.0]",
      ["r2_tim", "--raw-dir", "x", "--out", "OUT"]),
-    ("train", "train.models.cnn.arch", "resnet1000", "train.models.cnn.arch' is 'resnet1000'; allowed values: ['rotmnist6'",
+    ("train", "train.models.cnn.arch", "resnet1000", "train.models.cnn.arch' is 'resnet1000'; allowed values: ['resnet18', 'resnet18_e2', 'rotmnist6'",
      ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
     ("train", "train.optim.lr_max", "fast", "'train.optim.lr_max' must be a number",
      ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
-    ("train", "train.models.cnn.group", "r5", "'train.models.cnn.group' is 'r5'; allowed values: ['r4', 'r8']",
+    ("train", "train.models.cnn.group", "r5", "'train.models.cnn.group' is 'r5'; allowed values: ['r4', 'r8', 'r4r', 'scale']",
      ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("train", "train.small.arch_width", {"resnet1000": 0.5}, "'train.small.arch_width (key)' is 'resnet1000'; allowed values: ['resnet18', 'rotmnist6', 'vgg']",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.e2cnn_c4.group", "scale", "'train.models.e2cnn_c4.group' is 'scale'; e2cnn models support ['r4', 'r8', 'r4r']",
+     ["e2cnn_c4", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.tim_vgg_hetien_r4.het", [8, 4], "'train.models.tim_vgg_hetien_r4.het' must start with the group size 4",
+     ["tim_vgg_hetien_r4", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("extract_features", "extract_features.runs.cnn", "scale_mnist", "'extract_features.runs.cnn' is 'scale_mnist' (data dir 'rot_mnist'), but train.models.cnn.dataset is 'rot_mnist'",
+     ["cnn", *DUMMY, "--out", "OUT"]),
     ("train", "device", "tpu", "'device' is 'tpu'; allowed values: ['auto', 'cpu', 'cuda']",
      ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
     ("extract_features", "extract_features.transforms", ["rot90", "twist"], "'extract_features.transforms[1]': unknown transform 'twist'; allowed: identity, hflip",
@@ -121,6 +129,8 @@ def test_stage_rejects_bad_param(tmp_path, capsys, params, name, key, value, mes
 def test_unknown_stage_items_list_allowed(tmp_path, capsys, params):
     rc, err = run_with(tmp_path, capsys, params, lambda p: None, "train", ["nosuchrun", *DUMMY, "--metrics", "m", "--curves", "c"])
     assert rc == 2 and f"allowed values: {sorted(params['train']['models'])}" in err
+    rc, err = run_with(tmp_path, capsys, params, lambda p: None, "extract_features", ["ien_r4", *DUMMY, "--out", "o"])
+    assert rc == 2 and f"'extract_features.runs (stage item)' is 'ien_r4'; allowed values: {sorted(params['extract_features']['runs'])}" in err
     rc, err = run_with(tmp_path, capsys, params, lambda p: None, "report",
                        ["nosuchpaper", "--template", "t", "--kernel", "k", "--out-notebook", "a", "--out-html", "b"])
     assert rc == 2 and "allowed values: ['ien', 'datasets']" in err

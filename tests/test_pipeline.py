@@ -2,7 +2,8 @@
 
 Checks, in one copy (the runs are the expensive part): the profile switch runs every stage; a second
 `dvc repro` runs nothing; forced re-runs give byte-identical outputs (dvc.lock unchanged); one
-`dvc exp run -S train.models.<run>.<key>=…` re-runs exactly that run's chain; `dvc params diff` and
+`dvc exp run -S train.models.<run>.<key>=…` re-runs exactly that run's chain (train, and features and
+probes when the run is listed in extract_features.runs); `dvc params diff` and
 `dvc exp show` show the change.
 """
 
@@ -22,10 +23,11 @@ import yaml
 from conftest import ROOT
 
 DATASETS = ("rot_mnist", "scale_mnist", "rot_tim", "r2_tim", "blobs")
-RUNS = sorted(yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["models"])
-ALL = {"collect", "report@ien", "report@datasets"} | {f"make_dataset@{d}" for d in DATASETS} | {
-    f"{s}@{r}" for s in ("train", "extract_features", "fit_probes") for r in RUNS
-}
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+RUNS = sorted(PARAMS["train"]["models"])
+PROBED = sorted(PARAMS["extract_features"]["runs"])
+ALL = ({"collect", "report@ien", "report@datasets"} | {f"make_dataset@{d}" for d in DATASETS}
+       | {f"train@{r}" for r in RUNS} | {f"{s}@{r}" for s in ("extract_features", "fit_probes") for r in PROBED})
 
 
 def _env() -> dict[str, str]:
@@ -75,6 +77,7 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert set(metrics["equivariance"]["layers"]) == {f"conv{i}" for i in range(1, 7)}
     html = (repo / "reports/html/ien.html").read_text()
     assert "Table 5" in html and "IEN β=0.01" in html and "<img" in html
+    assert all(f"Table {t} " in html for t in ("1", "2", "4", "8", "9")) and "Rot-TIM IEN R4" in html
     assert "def " not in html  # rendered without code cells
     cards = (repo / "reports/html/datasets.html").read_text()
     assert all(f"<code>{d}</code>" in cards for d in DATASETS) and "Blob difficulty ordering" in cards
@@ -84,16 +87,17 @@ def test_smoke_dag_experiments_and_determinism(repo):
     # forced re-runs reproduce byte-identical outputs: nothing downstream becomes stale
     lock = (repo / "dvc.lock").read_bytes()
     for stage in ("make_dataset@rot_mnist", "make_dataset@blobs", "make_dataset@r2_tim", "train@cnn",
+                  "train@r2tim_vgg_e2cnn_r4r", "train@smnist56_ien",
                   "extract_features@cnn", "fit_probes@cnn", "report@ien", "report@datasets"):
         run(["dvc", "repro", "-f", "-s", stage], repo)
     assert (repo / "dvc.lock").read_bytes() == lock
     assert "up to date" in run(["dvc", "status"], repo)
 
-    out = run(["dvc", "exp", "run", "-S", "train.models.ien_r4.beta=0.5"], repo)
-    assert ran(out) == {"train@ien_r4", "extract_features@ien_r4", "fit_probes@ien_r4", "collect", "report@ien",
-                        "report@datasets"}
-    assert json.loads((repo / "reports/metrics/train/ien_r4.json").read_text())["beta"] == 0.5
+    out = run(["dvc", "exp", "run", "-S", "train.models.ien_r4_b01.beta=0.5"], repo)
+    assert ran(out) == {"train@ien_r4_b01", "extract_features@ien_r4_b01", "fit_probes@ien_r4_b01", "collect",
+                        "report@ien", "report@datasets"}
+    assert json.loads((repo / "reports/metrics/train/ien_r4_b01.json").read_text())["beta"] == 0.5
     diff = run(["dvc", "params", "diff", "--md"], repo)
-    assert "train.models.ien_r4.beta" in diff and "profile" in diff
+    assert "train.models.ien_r4_b01.beta" in diff and "profile" in diff
     show = run(["dvc", "exp", "show", "--md", "--no-pager"], repo)
     assert "0.5" in show and "smoke" in show

@@ -6,7 +6,9 @@ the top):
 
 * ``rot90(x, k)`` turns the content counter-clockwise by ``k`` quarter turns;
 * ``rotate(x, θ)`` turns it counter-clockwise by ``θ`` radians, so ``rotate(x, π/2) ≈ rot90(x, 1)``;
-* ``flip(x, 'h')`` mirrors left↔right, ``flip(x, 'v')`` top↔bottom;
+* ``flip(x, 'h')`` mirrors left↔right, ``flip(x, 'v')`` top↔bottom, ``flip(x, 't')`` swaps rows and
+  columns (transpose) and ``flip(x, 'a')`` mirrors about the other diagonal (anti-transpose) — with
+  the quarter turns these eight exact maps are the dihedral group D4 (the paper's R4R);
 * ``rescale(x, s)`` scales the content about the centre by ``s`` inside the same canvas.
 
 A :class:`Transform` names one element g; ``g.apply(x)`` computes ``g·x`` with
@@ -35,13 +37,22 @@ def rot90(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.rot90(x, k % 4, dims=(-2, -1))
 
 
-def flip(x: torch.Tensor, axis: Literal["h", "v"]) -> torch.Tensor:
-    """Exact mirror: ``'h'`` reverses columns (left↔right), ``'v'`` reverses rows."""
+FLIP_AXES: tuple[str, ...] = ("h", "v", "t", "a")
+
+
+def flip(x: torch.Tensor, axis: Literal["h", "v", "t", "a"]) -> torch.Tensor:
+    """Exact mirror: ``'h'`` reverses columns (left↔right), ``'v'`` reverses rows, ``'t'`` is the
+    transpose ``x[..., j, i]`` and ``'a'`` the anti-transpose ``x[..., W-1-j, H-1-i]`` (square grids)."""
     if axis == "h":
         return torch.flip(x, dims=(-1,))
     if axis == "v":
         return torch.flip(x, dims=(-2,))
-    raise ValueError(f"flip axis must be 'h' or 'v', got {axis!r}")
+    if axis in ("t", "a"):
+        if x.shape[-1] != x.shape[-2]:
+            raise ValueError(f"a diagonal mirror needs a square grid, got {tuple(x.shape[-2:])}")
+        t = x.transpose(-2, -1)
+        return t if axis == "t" else torch.flip(t, dims=(-2, -1))
+    raise ValueError(f"flip axis {axis!r}; allowed values: {list(FLIP_AXES)}")
 
 
 def _affine(
@@ -146,7 +157,9 @@ def acts_on_block(g: Transform, group_size: int, full_size: int) -> bool:
 TransformKind = Literal["identity", "rotate", "flip", "scale"]
 _ROT = re.compile(r"^rot(-?\d+)$")
 _SCALE = re.compile(r"^scale(\d+(?:\.\d+)?)$")
-TRANSFORM_NAMES = "identity, hflip, vflip, rot<degrees> (e.g. rot90, rot45), scale<factor> (e.g. scale0.5)"
+_FLIPS = {"hflip": 0, "vflip": 1, "transpose": 2, "antitranspose": 3}
+TRANSFORM_NAMES = ("identity, hflip, vflip, transpose, antitranspose, rot<degrees> (e.g. rot90, rot45), "
+                   "scale<factor> (e.g. scale0.5)")
 
 
 @dataclass(frozen=True)
@@ -155,7 +168,7 @@ class Transform:
 
     name: str
     kind: TransformKind
-    param: float = 0.0  # degrees for 'rotate', factor for 'scale', 0=h / 1=v for 'flip'
+    param: float = 0.0  # degrees for 'rotate', factor for 'scale', index into FLIP_AXES for 'flip'
 
     @property
     def exact(self) -> bool:
@@ -168,7 +181,7 @@ class Transform:
         if self.kind == "identity":
             return x
         if self.kind == "flip":
-            return flip(x, "h" if self.param == 0 else "v")
+            return flip(x, FLIP_AXES[int(self.param)])  # type: ignore[arg-type]
         if self.kind == "rotate":
             if self.exact:
                 return rot90(x, int(self.param // 90))
@@ -204,8 +217,8 @@ def get_transform(name: str) -> Transform:
     """Parse a transform name; unknown names list the allowed forms."""
     if name == "identity":
         return Transform("identity", "identity")
-    if name in ("hflip", "vflip"):
-        return Transform(name, "flip", 0.0 if name == "hflip" else 1.0)
+    if name in _FLIPS:
+        return Transform(name, "flip", float(_FLIPS[name]))
     m = _ROT.match(name)
     if m:
         deg = int(m.group(1))
@@ -218,12 +231,25 @@ def get_transform(name: str) -> Transform:
     raise ValueError(f"unknown transform {name!r}; allowed: {TRANSFORM_NAMES}")
 
 
+# Finite sets of transforms a model is trained against. r4 = C4, r8 = C8 (odd multiples of 45° are
+# interpolated), r4r = D4 (the paper's "R4R": quarter turns and the four mirrors), scale = a discrete
+# set of shrinkings about the centre (IEN's scale variant; not closed under composition in a finite
+# canvas, so the loss compares inside the region where both maps carry content).
 GROUPS: dict[str, tuple[str, ...]] = {
     "r1": ("identity",),
     "r2": ("identity", "rot180"),
     "r4": ("identity", "rot90", "rot180", "rot270"),
     "r8": tuple(_rot_name(45 * i) for i in range(8)),
+    "r4r": ("identity", "rot90", "rot180", "rot270", "hflip", "vflip", "transpose", "antitranspose"),
+    "scale": ("identity", "scale0.8", "scale0.64"),
 }
+
+
+def exact_elements(elements: tuple[Transform, ...]) -> tuple[Transform, ...]:
+    """The elements that map pixel centres onto pixel centres (identity first), or all of them when
+    only the identity is exact (scale): the set over which an exact model must read zero error."""
+    exact = tuple(g for g in elements if g.exact)
+    return exact if len(exact) > 1 else elements
 
 
 def group_elements(group: str) -> tuple[Transform, ...]:

@@ -87,6 +87,11 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             raise ParamError(f"params key '{key}' must be a list, got {value!r}")
         inner = args[0] if args else Any
         return tuple(_coerce(f"{key}[{i}]", v, inner) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ParamError(f"params key '{key}' must be a mapping, got {value!r}")
+        kt, vt = args if args else (Any, Any)
+        return {_coerce(key, k, kt): _coerce(f"{key}.{k}", v, vt) for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         return build(tp, value, key)
     if tp is float:

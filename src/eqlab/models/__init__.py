@@ -16,7 +16,13 @@ from eqlab.models.base import Tap, TappedModel
 ARCHS: dict[str, str] = {
     "rotmnist6": "eqlab.models.rotmnist:build_rotmnist6",
     "rotmnist6_e2": "eqlab.models.e2:build_rotmnist6_e2",
+    "resnet18": "eqlab.models.tim:build_resnet18",
+    "resnet18_e2": "eqlab.models.e2:build_resnet18_e2",
+    "vgg": "eqlab.models.tim:build_vgg",
+    "vgg_e2": "eqlab.models.e2:build_vgg_e2",
 }
+
+E2_GROUPS: tuple[str, ...] = ("r4", "r8", "r4r")  # groups the e2cnn twins are built for
 
 
 def build_model(arch: str, **kwargs: Any) -> TappedModel:
@@ -30,7 +36,7 @@ def build_model(arch: str, **kwargs: Any) -> TappedModel:
     return builder(**kwargs)
 
 
-__all__ = ["ARCHS", "Tap", "TappedModel", "build_model", "load_trained"]
+__all__ = ["ARCHS", "E2_GROUPS", "Tap", "TappedModel", "build_model", "load_trained"]
 
 
 def load_trained(model_dir, device="cpu") -> TappedModel:

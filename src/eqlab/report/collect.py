@@ -11,7 +11,8 @@ from eqlab.io import read_json
 from eqlab.probes import ROW_COLUMNS
 
 ROT45_ODD = "rot45_odd"  # the odd multiples of 45° (rot45, rot135, rot225, rot315), reported apart
-RUN_COLUMNS = ("run", "arch", "dataset", "group", "augment", "beta", "seed", "het", "profile", "device")
+RUN_COLUMNS = ("run", "arch", "dataset", "group", "augment", "beta", "seed", "het", "upsample", "width",
+               "channels", "profile", "device")
 
 
 def train_rows(metrics: dict) -> list[dict]:
@@ -39,7 +40,10 @@ def collect(train_metrics: Iterable[Path], probe_tables: Iterable[Path]) -> tupl
     for p in train_metrics:
         m = read_json(p)
         rows += train_rows(m)
-        runs.append({k: m.get(k, "") for k in RUN_COLUMNS})
+        row = {k: m.get(k, "") for k in RUN_COLUMNS}
+        row.update(upsample=int(m.get("upsample", 1)), width=float(m.get("width", float("nan"))),
+                   channels=int(sum(m.get("channels", []))))  # inference channels over all taps
+        runs.append(row)
     frames = [pd.DataFrame(rows, columns=list(ROW_COLUMNS))]
     frames += [pd.read_parquet(p) for p in probe_tables]
     results = pd.concat(frames, ignore_index=True)[list(ROW_COLUMNS)]

@@ -16,9 +16,10 @@ PROBE_STYLE = {
 }
 
 
-def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame):
-    """Per-layer extent of equivariance (absolute and relative), one line per run, log scale."""
-    eq = results[(results.probe == "extent_of_equivariance") & (results["transform"] != "rot45_odd")]
+def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
+    """Per-layer extent of equivariance (absolute and relative), one line per run in ``runs``, log scale."""
+    eq = results[(results.probe == "extent_of_equivariance") & (results["transform"] != "rot45_odd")
+                 & results.run.isin(set(runs.run))]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, metric, title in zip(axes, ("abs", "rel"), ("L_G (absolute MSE, group-pooled)", "relative error"),
                                  strict=True):
@@ -29,7 +30,9 @@ def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame):
         ax.set_title(title)
         ax.set_xlabel("layer")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -58,9 +61,11 @@ def lv_compensation(results: pd.DataFrame, run: str, metric: str = "top1_error")
     return fig
 
 
-def training_curves(curves_dir: str | Path, runs: list[str]):
+def training_curves(curves_dir: str | Path, runs: list[str], title: str = ""):
     """Validation accuracy and training loss per epoch from the DVCLive TSVs."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    if title:
+        fig.suptitle(title)
     for run in runs:
         base = Path(curves_dir) / run / "plots" / "metrics"
         for ax, rel, col in ((axes[0], "val/acc.tsv", "acc"), (axes[1], "train/loss.tsv", "loss")):
@@ -74,7 +79,7 @@ def training_curves(curves_dir: str | Path, runs: list[str]):
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
 

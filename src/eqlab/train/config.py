@@ -25,6 +25,13 @@ class ProfileConfig:
     tail_epochs: int = field(default=0, metadata={"min": 0})
     width: float = field(default=1.0, metadata={"min": 0.01})
     equivariance_images: int = field(default=1000, metadata={"min": 1})
+    # TinyImageNet-family models resize their 64×64 inputs to this (ResNet18: size + 1, odd)
+    input_size: int = field(default=64, metadata={"min": 16})
+    # per-architecture width instead of ``width`` (keys: resnet18, vgg, rotmnist6; e2 twins share them)
+    arch_width: dict[str, float] = field(default_factory=dict)
+
+    def width_of(self, arch: str) -> float:
+        return self.arch_width.get(arch.removesuffix("_e2"), self.width)
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,7 @@ class RunConfig:
 
     arch: str
     dataset: str
-    group: Literal["r4", "r8"] = "r4"
+    group: Literal["r4", "r8", "r4r", "scale"] = "r4"  # see eqlab.groups.GROUPS
     augment: bool = False
     beta: float = field(default=0.0, metadata={"min": 0.0})
     seed: int = 0

@@ -1,0 +1,100 @@
+"""ResNet18 / VGG (plain and e2cnn) and the groups R8 and R4R: widths, grid alignment, exactness."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import symmetrise
+from eqlab.groups import exact_elements, get_transform, group_elements
+from eqlab.metrics.equivariance import measure_equivariance
+from eqlab.models import build_model
+from eqlab.models.tim import Resize, tim_fields
+
+
+def test_widths_match_the_papers_tables():
+    """IEN Table 6: ResNet18 R4 channels 136/136/272/544/1088, R8 and R4R 24 fields; Table 7: VGG
+    fields 36/72/144/144/288 (R4) and 25/50/100 (R8)."""
+    from eqlab.models.tim import RESNET_BASE, RESNET_MULT, VGG_BASE, VGG_MULT
+
+    assert [f * 4 for f in tim_fields(RESNET_BASE, RESNET_MULT, 4, 1.0)] == [136, 136, 272, 544, 1088]
+    assert tim_fields(RESNET_BASE, RESNET_MULT, 8, 1.0)[:3] == (24, 24, 48)
+    assert tim_fields(VGG_BASE, VGG_MULT, 4, 1.0)[:5] == (36, 72, 144, 144, 288)
+    assert tim_fields(VGG_BASE, VGG_MULT, 8, 1.0)[:3] == (25, 50, 100)
+    m = build_model("resnet18", width=1.0, group_size=4, n_classes=100)
+    assert [t.channels for t in m.taps] == [136, 272, 544, 1088] and [t.name for t in m.taps][0] == "stage1"
+    e2 = build_model("resnet18_e2", width=0.125, group="r4", n_classes=7, input_size=17)
+    plain = build_model("resnet18", width=0.125, group_size=4, n_classes=7, input_size=17)
+    assert [t.channels for t in e2.taps] == [t.channels for t in plain.taps]  # equal inference channels
+
+
+def test_bad_input_sizes_are_named():
+    with pytest.raises(ValueError, match="input_size must be odd"):
+        build_model("resnet18", width=0.0625, input_size=32)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        build_model("vgg", width=0.0625, input_size=40)
+
+
+@pytest.mark.parametrize("element", ["rot90", "rot180", "hflip", "transpose", "antitranspose"])
+def test_resize_commutes_with_exact_elements(element):
+    g = get_transform(element)
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    for size in (65, 33, 32):
+        r = Resize(size)
+        assert torch.allclose(r(g.apply(x)), g.apply(r(x)), atol=1e-12)
+
+
+def _symmetrise_convs(model: nn.Module) -> None:
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.copy_(symmetrise(m.weight, with_flips=True))
+
+
+@pytest.mark.parametrize("arch,size", [("resnet18", 33), ("vgg", 32)])
+def test_plain_models_keep_grids_centred(arch, size):
+    """With D4-symmetric kernels every channel is an invariant-kernel map, so each tap is exactly
+    D4-equivariant channel-wise iff resize, strides, pools and paddings keep the grids centred."""
+    torch.manual_seed(0)
+    model = build_model(arch, width=0.0625, group_size=4, n_classes=5, input_size=size).double()
+    _symmetrise_convs(model)
+    model.train()
+    model(torch.rand(4, 3, 64, 64, dtype=torch.float64))  # BatchNorm running stats
+    model.eval()
+    eq = measure_equivariance(model, torch.rand(3, 3, 64, 64, dtype=torch.float64), group_elements("r4r"))
+    assert max(v["abs"] for v in eq.values()) < 1e-20
+
+
+@pytest.mark.parametrize("arch,group", [("resnet18_e2", "r4"), ("resnet18_e2", "r8"), ("resnet18_e2", "r4r"),
+                                        ("vgg_e2", "r4"), ("vgg_e2", "r4r"), ("rotmnist6_e2", "r4r")])
+def test_e2cnn_twins_are_exact_on_the_grid(arch, group):
+    """The e2cnn twins read float noise at every tap for every exact element of their group (and
+    R8's quarter turns): the check on e2cnn under NumPy 2 (our compatibility patch) and on our actions."""
+    torch.manual_seed(0)
+    kw = dict(width=0.0625, group=group, n_classes=5)
+    if arch != "rotmnist6_e2":
+        kw["input_size"] = 33 if arch.startswith("resnet") else 32
+        x = torch.rand(4, 3, 64, 64)
+    else:
+        kw.update(width=0.125, in_channels=1)
+        x = torch.rand(4, 1, 28, 28)
+    model = build_model(arch, **kw)
+    model.train()
+    model(x)
+    model.eval()
+    elements = exact_elements(group_elements(group))
+    assert len(elements) == (4 if group in ("r4", "r8") else 8)
+    eq = measure_equivariance(model, x, elements)
+    assert max(v["abs"] for v in eq.values()) < 1e-9
+    assert max(v["rel"] for v in eq.values()) < 1e-9
+
+
+def test_het_vgg_has_about_69_percent_of_the_channels():
+    full = build_model("vgg", width=1.0, group_size=4, n_classes=10)
+    het = build_model("vgg", width=1.0, group_size=4, n_classes=10, het=[4, 2, 1])
+    ratio = sum(t.channels for t in het.taps) / sum(t.channels for t in full.taps)
+    assert 0.66 < ratio < 0.71
+    assert het.taps[0].layout == ((18, 4), (9, 2), (9, 1))
+    with pytest.raises(ValueError, match="must start with the group size 4"):
+        build_model("resnet18", width=0.0625, group_size=4, het=[8, 4], input_size=33)
