@@ -98,3 +98,41 @@ def test_het_vgg_has_about_69_percent_of_the_channels():
     assert het.taps[0].layout == ((18, 4), (9, 2), (9, 1))
     with pytest.raises(ValueError, match="must start with the group size 4"):
         build_model("resnet18", width=0.0625, group_size=4, het=[8, 4], input_size=33)
+
+
+def test_every_run_builds_at_paper_scale(root):
+    """The paper profile (width 1, 64×64 TinyImageNet inputs) gives every plain run a model that runs,
+    with the published channel counts; e2cnn twins get the same kwargs (their full-width build takes
+    ~1 min each on CPU, so they are built at small width in the tests above)."""
+    import sys
+
+    import yaml
+
+    from eqlab.params import build
+    from eqlab.train.config import ProfileConfig, RunConfig
+
+    sys.path.insert(0, str(root / "stages"))
+    from train import arch_kwargs_for
+
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    prof = build(ProfileConfig, params["train"]["paper"], "train.paper")
+    assert prof.width_of("resnet18_e2") == 1.0 and prof.input_size == 64
+    seen = set()
+    for name, cfg in params["train"]["models"].items():
+        run = build(RunConfig, cfg, f"train.models.{name}")
+        kw = arch_kwargs_for(name, run, prof)
+        if run.arch.endswith("_e2"):
+            assert kw["group"] == run.group and "group_size" not in kw
+            continue
+        tim = run.dataset in ("rot_tim", "r2_tim")
+        kw.update(in_channels=3 if tim else 1, n_classes=100 if tim else 10)
+        model = build_model(run.arch, **kw).eval()
+        x = torch.rand(2, kw["in_channels"], 64 if tim else 28, 64 if tim else 28)
+        with torch.no_grad():
+            logits, taps = model.forward_taps(x)
+        assert logits.shape == (2, kw["n_classes"]) and len(taps) == len(model.taps)
+        assert [h.shape[1] for h in taps] == [t.channels for t in model.taps]
+        seen.add((run.arch, run.group, bool(run.het)))
+        if run.arch == "resnet18" and run.group == "r4" and not run.het:
+            assert [t.channels for t in model.taps] == [136, 272, 544, 1088] and taps[0].shape[-1] == 65
+    assert {("resnet18", "r4", False), ("vgg", "r8", False), ("vgg", "r4", True)} <= seen
