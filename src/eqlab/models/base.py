@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from eqlab.groups import Layout, het_layout
+
 
 @dataclass(frozen=True)
 class Tap:
@@ -28,6 +30,18 @@ class Tap:
     @property
     def n_groups(self) -> int:
         return sum(n for n, _ in self.blocks)
+
+
+def channel_layouts(
+    fields: tuple[int, ...], het: tuple[int, ...] | None, group_size: int
+) -> tuple[list[Layout | None], list[int]]:
+    """Per layer: the Het-IEN layout (None without ``het``) and the channel count (fields × |G|, or
+    the layout's total)."""
+    if het is not None and het[0] != group_size:
+        raise ValueError(f"het group sizes {het} must start with the group size {group_size}")
+    layouts = [het_layout(f, tuple(het)) if het else None for f in fields]
+    chans = [sum(n * g for n, g in lay) if lay else f * group_size for f, lay in zip(fields, layouts, strict=True)]
+    return layouts, chans
 
 
 class TappedModel(nn.Module):

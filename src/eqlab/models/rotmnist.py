@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eqlab.groups import Layout, group_pool, het_layout
-from eqlab.models.base import Tap, TappedModel
+from eqlab.groups import Layout, group_pool
+from eqlab.models.base import Tap, TappedModel, channel_layouts
 
 FIELDS = (24, 32, 36, 36, 64, 96)
 KERNELS = (9, 7, 7, 7, 7, 5)
@@ -55,10 +55,7 @@ class RotMnist6(TappedModel):
     ) -> None:
         super().__init__()
         fields = scaled_fields(width)
-        if het is not None and het[0] != group_size:
-            raise ValueError(f"het group sizes {het} must start with the group size {group_size}")
-        layouts = [het_layout(f, tuple(het)) if het else None for f in fields]
-        chans = [sum(n * g for n, g in lay) if lay else f * group_size for f, lay in zip(fields, layouts, strict=True)]
+        layouts, chans = channel_layouts(fields, het, group_size)
         blocks, c_in = [], in_channels
         for c, k, p, pool in zip(chans, KERNELS, PADDINGS, POOLS, strict=True):
             layers: list[nn.Module] = [nn.Conv2d(c_in, c, k, padding=p), nn.BatchNorm2d(c)]

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eqlab.groups import Layout, group_pool, het_layout
-from eqlab.models.base import Tap, TappedModel
+from eqlab.groups import Layout, group_pool
+from eqlab.models.base import Tap, TappedModel, channel_layouts
 
 RESNET_BASE, RESNET_MULT = 34, (1, 1, 2, 4, 8)  # stem, stage 1..4
 VGG_BASE, VGG_MULT = 36, (1, 2, 4, 4, 8, 8, 8, 8)
@@ -93,14 +93,6 @@ class BasicBlock(nn.Module):
         return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-def _layouts(fields: tuple[int, ...], het: tuple[int, ...] | None, group_size: int) -> tuple[list, list[int]]:
-    if het is not None and het[0] != group_size:
-        raise ValueError(f"het group sizes {het} must start with the group size {group_size}")
-    layouts = [het_layout(f, het) if het else None for f in fields]
-    chans = [sum(n * g for n, g in lay) if lay else f * group_size for f, lay in zip(fields, layouts, strict=True)]
-    return layouts, chans
-
-
 class ResNet18(TappedModel):
     def __init__(
         self, width: float = 1.0, group_size: int = 4, in_channels: int = 3, n_classes: int = 100,
@@ -109,7 +101,7 @@ class ResNet18(TappedModel):
         super().__init__()
         check_input_size("resnet18", input_size)
         fields = tim_fields(RESNET_BASE, RESNET_MULT, group_size, width)
-        layouts, chans = _layouts(fields, het, group_size)
+        layouts, chans = channel_layouts(fields, het, group_size)
         stem = nn.Sequential(Resize(input_size), nn.Conv2d(in_channels, chans[0], 3, 1, 1, bias=False),
                              nn.BatchNorm2d(chans[0]), nn.ReLU())
         stages: list[nn.Module] = []
@@ -130,7 +122,7 @@ class VGG(TappedModel):
         super().__init__()
         check_input_size("vgg", input_size)
         fields = tim_fields(VGG_BASE, VGG_MULT, group_size, width)
-        layouts, chans = _layouts(fields, het, group_size)
+        layouts, chans = channel_layouts(fields, het, group_size)
         blocks, c_in = [], in_channels
         for i, c in enumerate(chans):
             layers: list[nn.Module] = [nn.Conv2d(c_in, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
