@@ -29,6 +29,18 @@ def order_of_magnitude(x: float) -> str:
     return f"1e{math.floor(math.log10(x) + 0.5)}"
 
 
+def accuracy_pct(results: pd.DataFrame) -> pd.Series:
+    """Test accuracy (%) per run."""
+    return results[(results.probe == "train") & (results.metric == "test_acc")].set_index("run").value * 100
+
+
+def exact_extent(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Extent-of-equivariance rows (``abs`` or ``rel``) over each run's own group, without the odd
+    45° multiples that are reported apart."""
+    return results[(results.probe == "extent_of_equivariance") & (results.metric == metric)
+                   & (results["transform"] != "rot45_odd")]
+
+
 def ours_table5(results: pd.DataFrame, runs: pd.DataFrame, metric: str = "abs", angles: str = "90") -> pd.DataFrame:
     """One row per Rot-MNIST run: test accuracy (%) and per-layer L_G (``abs``) or relative error
     (``rel``), over the run's own group (``angles="90"``: the quarter turns of R4) or over the odd
@@ -38,9 +50,8 @@ def ours_table5(results: pd.DataFrame, runs: pd.DataFrame, metric: str = "abs", 
     runs = runs[runs.run.isin(keep)]
     eq = results[(results.probe == "extent_of_equivariance") & (results.metric == metric)]
     eq = eq[eq["transform"] == "rot45_odd"] if angles == "45" else eq[eq["transform"] != "rot45_odd"]
-    acc = results[(results.probe == "train") & (results.metric == "test_acc")].set_index("run").value
     wide = eq.pivot_table(index="run", columns="layer", values="value")
-    out = pd.DataFrame({"acc": acc * 100}).join(wide)
+    out = pd.DataFrame({"acc": accuracy_pct(results)}).join(wide)
     meta = runs.set_index("run")
     out.insert(0, "row", [table5_label(meta.loc[r]) for r in out.index])
     out["beta"] = [float(meta.loc[r, "beta"]) for r in out.index]
@@ -255,14 +266,10 @@ def _cells_for(run: pd.Series, acc: float, layers: dict[str, float], ref_channel
 def ours_cells(results: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """Long table (table, row, column, value, n, std): our runs' cells for Tables 1, 2, 4, 8, 9,
     averaged over the runs (seeds) that map to the same cell; n = how many."""
-    acc = results[(results.probe == "train") & (results.metric == "test_acc")].set_index("run").value * 100
-    eq = results[(results.probe == "extent_of_equivariance") & (results.metric == "abs")
-                 & (results["transform"] != "rot45_odd")]
+    acc, eq = accuracy_pct(results), exact_extent(results, "abs")
     meta = runs.set_index("run")
     cells: list[tuple] = []
     for run_id, run in meta.iterrows():
-        run = run.copy()
-        run["run"] = run_id
         ref = None
         if family(run) in ("E2CNN", "IEN", "Het"):
             twins = meta[(meta.arch == str(run["arch"]).removesuffix("_e2")) & (meta.group == run["group"])
@@ -309,8 +316,7 @@ def side_by_side(published: pd.DataFrame, ours: pd.DataFrame, table: str, profil
 def claim_e2cnn_exact_all(results: pd.DataFrame, runs: pd.DataFrame, bound: float = 1e-9) -> list[Claim]:
     """For every e2cnn run (any architecture, any group): abs L_G ≤ bound at every tap over the exact
     elements of its group."""
-    eq = results[(results.probe == "extent_of_equivariance") & (results.metric == "abs")
-                 & (results["transform"] != "rot45_odd")]
+    eq = exact_extent(results, "abs")
     out = []
     for run in runs[runs.arch.str.endswith("_e2")].run:
         vals = eq[eq.run == run].set_index("layer").value
@@ -320,16 +326,12 @@ def claim_e2cnn_exact_all(results: pd.DataFrame, runs: pd.DataFrame, bound: floa
     return out
 
 
-def _rel(results: pd.DataFrame, run: str) -> pd.Series:
-    eq = results[(results.run == run) & (results.probe == "extent_of_equivariance") & (results.metric == "rel")
-                 & (results["transform"] != "rot45_odd")]
-    return eq.set_index("layer").value
-
-
 def claim_ien_below_aug_all(results: pd.DataFrame, runs: pd.DataFrame) -> list[Claim]:
     """Outside Rot-MNIST: each IEN run's relative error below the CNN-aug run of the same
     architecture, dataset and group at every tap (claim 1's IEN ≪ CNN-aug, and claim 6 for scale)."""
     out = []
+    rel = {run: g.set_index("layer").value for run, g in exact_extent(results, "rel").groupby("run")}
+    acc = accuracy_pct(results)
     meta = runs[runs.dataset != "rot_mnist"]
     for _, r in meta[(meta.augment) & (meta.beta > 0) & (meta.het == "")].iterrows():
         twin = meta[(meta.arch == r.arch) & (meta.dataset == r.dataset) & (meta.group == r.group)
@@ -338,9 +340,8 @@ def claim_ien_below_aug_all(results: pd.DataFrame, runs: pd.DataFrame) -> list[C
         if not len(twin):
             out.append(Claim(text, None, "needs a CNN-aug run with the same architecture, dataset and group"))
             continue
-        a, b = _rel(results, r.run), _rel(results, twin.run.iloc[0])
+        a, b = (rel.get(x, pd.Series(dtype=float)) for x in (r.run, twin.run.iloc[0]))
         ratio = (a / b).dropna()
-        acc = results[(results.probe == "train") & (results.metric == "test_acc")].set_index("run").value * 100
         out.append(Claim(text, bool(len(ratio)) and bool((ratio < 1).all()),
                          f"IEN/CNN-aug ratio {ratio.min():.2g}–{ratio.max():.2g} over {len(ratio)} taps; "
                          f"accuracy {acc[r.run]:.1f} vs {acc[twin.run.iloc[0]]:.1f} %"))
