@@ -83,10 +83,10 @@ def bench_training(device, n: int, width: float, repeats: int) -> list[dict]:
     return rows
 
 
-COST_FAMILIES = (  # (label, plain arch, e2cnn arch, image shape, extra builder kwargs)
-    ("6-layer", "rotmnist6", "rotmnist6_e2", (1, 28, 28), {}),
-    ("VGG", "vgg", "vgg_e2", (3, 64, 64), {"input_size": 32, "n_classes": 10}),
-    ("ResNet18", "resnet18", "resnet18_e2", (3, 64, 64), {"input_size": 33, "n_classes": 10}),
+COST_FAMILIES = (  # (label, arch, image shape, extra builder kwargs)
+    ("6-layer", "rotmnist6", (1, 28, 28), {}),
+    ("VGG", "vgg", (3, 64, 64), {"input_size": 32, "n_classes": 10}),
+    ("ResNet18", "resnet18", (3, 64, 64), {"input_size": 33, "n_classes": 10}),
 )
 
 
@@ -98,16 +98,17 @@ def bench_model_cost(device, width: float, repeats: int) -> list[dict]:
 
     c4 = group_elements("r4")
     rows = []
-    for label, plain, e2, shape, extra in COST_FAMILIES:
+    for label, arch, shape, extra in COST_FAMILIES:
         gen = torch.Generator().manual_seed(0)
         xb = torch.rand(64, *shape, generator=gen).to(device)
         yb = torch.randint(0, 10, (64,), generator=gen).repeat(4).to(device)
         xe = torch.rand(256, *shape, generator=gen).to(device)
         cost = {}
-        for name, arch, kw in (("IEN", plain, {"group_size": 4}), ("Het-IEN R4-2-1", plain, {"group_size": 4, "het": [4, 2, 1]}),
-                               ("E2CNN C4", e2, {"group": "r4"})):
+        for name, family, kw in (("IEN", "cnn", {"group_size": 4}),
+                                 ("Het-IEN R4-2-1", "cnn", {"group_size": 4, "het": [4, 2, 1]}),
+                                 ("E2CNN C4", "e2cnn", {"group": "r4"})):
             torch.manual_seed(0)
-            model = build_model(arch, width=width, in_channels=shape[0], **kw, **extra).to(device)
+            model = build_model(arch, family, width=width, in_channels=shape[0], **kw, **extra).to(device)
             opt = torch.optim.Adam(model.parameters(), lr=1e-4)
             blocks = [t.blocks for t in model.taps]
 

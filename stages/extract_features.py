@@ -14,6 +14,7 @@ from eqlab.cli import run_stage
 from eqlab.data.store import load_split
 from eqlab.features.extract import ExtractConfig, ExtractProfile, extract_features
 from eqlab.groups import INTERPOLATIONS, get_transform
+from eqlab.io import read_json
 from eqlab.models import load_trained
 from eqlab.params import ParamError, build, check_choice, profile_of, section
 from eqlab.train.device import device_from_params
@@ -21,21 +22,31 @@ from eqlab.train.device import device_from_params
 log = logging.getLogger("extract_features")
 
 
-def check_probed_run(params: dict[str, Any], run: str, dataset: str) -> None:
-    """The stage item must be a run of ``train.models`` listed in ``extract_features.runs`` with the
-    dataset that run trains on (the foreach value)."""
-    check_choice("train.models (stage item)", run, sorted(section(params, "train.models")))
+def probed_entry(params: dict[str, Any], run: str) -> dict[str, str]:
+    """``extract_features.runs.<run>``: the stage item must be listed there as ``{dataset, family, arch}``."""
     probed = section(params, "extract_features.runs")
     check_choice("extract_features.runs (stage item)", run, sorted(probed))
-    trained_on = section(params, f"train.models.{run}.dataset")
-    if probed[run] != trained_on or dataset != trained_on:
-        raise ParamError(f"params key 'extract_features.runs.{run}' is {probed[run]!r} (data dir {dataset!r}), "
-                         f"but train.models.{run}.dataset is {trained_on!r}")
+    entry = probed[run]
+    if not isinstance(entry, dict) or sorted(entry) != ["arch", "dataset", "family"]:
+        raise ParamError(f"params key 'extract_features.runs.{run}' must be a mapping with keys "
+                         f"['arch', 'dataset', 'family'], got {entry!r}")
+    return entry
+
+
+def check_trained_as_listed(run: str, entry: dict[str, str], data_dir: str, config: dict[str, Any]) -> None:
+    """The listed dataset, family and arch must be the trained model's (its ``config.json``), and the
+    data dir that dataset."""
+    for k in ("dataset", "family", "arch"):
+        if entry[k] != config[k]:
+            raise ParamError(f"params key 'extract_features.runs.{run}.{k}' is {entry[k]!r}, but run {run!r} "
+                             f"was trained with {k} {config[k]!r} (data/models/{run}/config.json)")
+    if data_dir != config["dataset"]:
+        raise ParamError(f"data dir {data_dir!r} is not the dataset {config['dataset']!r} run {run!r} was trained on")
 
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     profile = profile_of(params)
-    check_probed_run(params, args.run, Path(args.data).name)
+    entry = probed_entry(params, args.run)
     cfg = build(ExtractConfig, {k: v for k, v in section(params, "extract_features").items()
                                 if k not in ("small", "paper", "smoke", "runs")}, "extract_features")
     prof = build(ExtractProfile, section(params, f"extract_features.{profile}"), f"extract_features.{profile}")
@@ -46,6 +57,10 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
             transforms.append(get_transform(name))
         except ValueError as e:
             raise ParamError(f"params key 'extract_features.transforms[{i - 1}]': {e}") from None
+    config_path = Path(args.model_dir) / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{config_path}: no trained model (run `dvc repro train@{args.run}` first)")
+    check_trained_as_listed(args.run, entry, Path(args.data).name, read_json(config_path))
     test = load_split(args.data, "test")
     n = min(prof.n_images, len(test.labels))
     ids = np.sort(np.random.default_rng(cfg.seed).permutation(len(test.labels))[:n])

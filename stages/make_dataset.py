@@ -12,7 +12,7 @@ from typing import Any
 from eqlab.cli import run_stage
 from eqlab.data.card import write_card
 from eqlab.data.raw import RawDataError
-from eqlab.data.registry import DATASETS
+from eqlab.data.registry import DATASETS, dataset_spec
 from eqlab.data.store import load_meta, save_dataset
 from eqlab.params import ParamError, build, check_choice, profile_of, section
 
@@ -21,7 +21,7 @@ log = logging.getLogger("make_dataset")
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     name = check_choice("make_dataset (stage item)", args.dataset, sorted(DATASETS))
-    spec = DATASETS[name]
+    spec = dataset_spec(name)
     profile = profile_of(params)
     cfg = build(spec.config, section(params, f"make_dataset.{name}"), f"make_dataset.{name}")
     sizes = build(spec.sizes, section(params, f"make_dataset.{profile}.{name}"), f"make_dataset.{profile}.{name}")

@@ -24,7 +24,7 @@ def _warm(model, x):
 
 def test_e2cnn_c4_model_is_equivariant_to_float_noise(images):
     torch.manual_seed(0)
-    model = _warm(build_model("rotmnist6_e2", width=0.125), images)
+    model = _warm(build_model("rotmnist6", "e2cnn", width=0.125, group="r4"), images)
     eq = measure_equivariance(model, images, C4)
     for layer, v in eq.items():
         assert v["abs"] < 1e-8, (layer, v)

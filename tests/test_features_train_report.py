@@ -82,7 +82,7 @@ def test_checkpoint_round_trip(tmp_path):
     d = tmp_path / "m"
     d.mkdir()
     torch.save(model.state_dict(), d / "model.pt")
-    write_json(d / "config.json", {"arch": "rotmnist6", "kwargs": {"width": 0.125}})
+    write_json(d / "config.json", {"arch": "rotmnist6", "family": "cnn", "kwargs": {"width": 0.125}})
     back = load_trained(d)
     x = torch.rand(2, 1, 28, 28)
     assert torch.equal(back(x), model(x))

@@ -10,21 +10,22 @@ from conftest import symmetrise
 from eqlab.groups import exact_elements, get_transform, group_elements
 from eqlab.metrics.equivariance import measure_equivariance
 from eqlab.models import build_model
-from eqlab.models.tim import Resize, tim_fields
+from eqlab.models.base import Resize, ien_fields
 
 
 def test_widths_match_the_papers_tables():
     """IEN Table 6: ResNet18 R4 channels 136/136/272/544/1088, R8 and R4R 24 fields; Table 7: VGG
     fields 36/72/144/144/288 (R4) and 25/50/100 (R8)."""
-    from eqlab.models.tim import RESNET_BASE, RESNET_MULT, VGG_BASE, VGG_MULT
+    from eqlab.models.resnet18 import RESNET_BASE, RESNET_MULT
+    from eqlab.models.vgg import VGG_BASE, VGG_MULT
 
-    assert [f * 4 for f in tim_fields(RESNET_BASE, RESNET_MULT, 4, 1.0)] == [136, 136, 272, 544, 1088]
-    assert tim_fields(RESNET_BASE, RESNET_MULT, 8, 1.0)[:3] == (24, 24, 48)
-    assert tim_fields(VGG_BASE, VGG_MULT, 4, 1.0)[:5] == (36, 72, 144, 144, 288)
-    assert tim_fields(VGG_BASE, VGG_MULT, 8, 1.0)[:3] == (25, 50, 100)
+    assert [f * 4 for f in ien_fields(RESNET_BASE, RESNET_MULT, 4, 1.0)] == [136, 136, 272, 544, 1088]
+    assert ien_fields(RESNET_BASE, RESNET_MULT, 8, 1.0)[:3] == (24, 24, 48)
+    assert ien_fields(VGG_BASE, VGG_MULT, 4, 1.0)[:5] == (36, 72, 144, 144, 288)
+    assert ien_fields(VGG_BASE, VGG_MULT, 8, 1.0)[:3] == (25, 50, 100)
     m = build_model("resnet18", width=1.0, group_size=4, n_classes=100)
     assert [t.channels for t in m.taps] == [136, 272, 544, 1088] and [t.name for t in m.taps][0] == "stage1"
-    e2 = build_model("resnet18_e2", width=0.125, group="r4", n_classes=7, input_size=17)
+    e2 = build_model("resnet18", "e2cnn", width=0.125, group="r4", n_classes=7, input_size=17)
     plain = build_model("resnet18", width=0.125, group_size=4, n_classes=7, input_size=17)
     assert [t.channels for t in e2.taps] == [t.channels for t in plain.taps]  # equal inference channels
 
@@ -66,20 +67,20 @@ def test_plain_models_keep_grids_centred(arch, size):
     assert max(v["abs"] for v in eq.values()) < 1e-20
 
 
-@pytest.mark.parametrize("arch,group", [("resnet18_e2", "r4"), ("resnet18_e2", "r8"), ("resnet18_e2", "r4r"),
-                                        ("vgg_e2", "r4"), ("vgg_e2", "r4r"), ("rotmnist6_e2", "r4r")])
+@pytest.mark.parametrize("arch,group", [("resnet18", "r4"), ("resnet18", "r8"), ("resnet18", "r4r"),
+                                        ("vgg", "r4"), ("vgg", "r4r"), ("rotmnist6", "r4r")])
 def test_e2cnn_twins_are_exact_on_the_grid(arch, group):
     """The e2cnn twins read float noise at every tap for every exact element of their group (and
     R8's quarter turns): the check on e2cnn under NumPy 2 (our compatibility patch) and on our actions."""
     torch.manual_seed(0)
     kw = dict(width=0.0625, group=group, n_classes=5)
-    if arch != "rotmnist6_e2":
+    if arch != "rotmnist6":
         kw["input_size"] = 33 if arch.startswith("resnet") else 32
         x = torch.rand(4, 3, 64, 64)
     else:
         kw.update(width=0.125, in_channels=1)
         x = torch.rand(4, 1, 28, 28)
-    model = build_model(arch, **kw)
+    model = build_model(arch, "e2cnn", **kw)
     model.train()
     model(x)
     model.eval()
@@ -104,29 +105,25 @@ def test_every_run_builds_at_paper_scale(root):
     """The paper profile (width 1, 64×64 TinyImageNet inputs) gives every plain run a model that runs,
     with the published channel counts; e2cnn twins get the same kwargs (their full-width build takes
     ~1 min each on CPU, so they are built at small width in the tests above)."""
-    import sys
-
     import yaml
 
+    from eqlab.models import model_kwargs
     from eqlab.params import build
-    from eqlab.train.config import ProfileConfig, RunConfig
-
-    sys.path.insert(0, str(root / "stages"))
-    from train import arch_kwargs_for
+    from eqlab.runs import run_specs
+    from eqlab.train.config import ProfileConfig
 
     params = yaml.safe_load((root / "params.yaml").read_text())
     prof = build(ProfileConfig, params["train"]["paper"], "train.paper")
-    assert prof.width_of("resnet18_e2") == 1.0 and prof.input_size == 64
+    assert prof.width_of("resnet18") == 1.0 and prof.input_size == 64
     seen = set()
-    for name, cfg in params["train"]["models"].items():
-        run = build(RunConfig, cfg, f"train.models.{name}")
-        kw = arch_kwargs_for(name, run, prof)
-        if run.arch.endswith("_e2"):
+    for run in run_specs(params["train"]["models"]).values():
+        kw = model_kwargs(run, prof.width_of(run.arch), prof.input_size)
+        if run.family == "e2cnn":
             assert kw["group"] == run.group and "group_size" not in kw
             continue
         tim = run.dataset in ("rot_tim", "r2_tim")
         kw.update(in_channels=3 if tim else 1, n_classes=100 if tim else 10)
-        model = build_model(run.arch, **kw).eval()
+        model = build_model(run.arch, run.family, **kw).eval()
         x = torch.rand(2, kw["in_channels"], 64 if tim else 28, 64 if tim else 28)
         with torch.no_grad():
             logits, taps = model.forward_taps(x)

@@ -85,29 +85,39 @@ CASES = [
      ["rot_tim", "--raw-dir", "x", "--out", "OUT"]),
     ("make_dataset", "make_dataset.r2_tim.flip_prob", 1.5, "'make_dataset.r2_tim.flip_prob' is 1.5; allowed range: [0.0, 1.0]",
      ["r2_tim", "--raw-dir", "x", "--out", "OUT"]),
-    ("train", "train.models.cnn.arch", "resnet1000", "train.models.cnn.arch' is 'resnet1000'; allowed values: ['resnet18', 'resnet18_e2', 'rotmnist6'",
-     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.cnn.arch", "resnet1000", "train.models.cnn.arch' is 'resnet1000'; allowed values: ['resnet18', 'rotmnist6', 'vgg']",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
     ("train", "train.optim.lr_max", "fast", "'train.optim.lr_max' must be a number",
-     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
-    ("train", "train.models.cnn.group", "r5", "'train.models.cnn.group' is 'r5'; allowed values: ['r4', 'r8', 'r4r', 'scale']",
-     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+     ["cnn", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.cnn.group", "r5", "'train.models.cnn.group' is 'r5'; allowed values: ['r1', 'r2', 'r4', 'r8', 'r4r', 'scale']",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
     ("train", "train.small.arch_width", {"resnet1000": 0.5}, "'train.small.arch_width (key)' is 'resnet1000'; allowed values: ['resnet18', 'rotmnist6', 'vgg']",
-     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+     ["cnn", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
     ("train", "train.models.e2cnn_c4.group", "scale", "'train.models.e2cnn_c4.group' is 'scale'; e2cnn models support ['r4', 'r8', 'r4r']",
-     ["e2cnn_c4", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
-    ("train", "train.models.tim_vgg_hetien_r4.het", [8, 4], "'train.models.tim_vgg_hetien_r4.het' must start with the group size 4",
-     ["tim_vgg_hetien_r4", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
-    ("extract_features", "extract_features.runs.cnn", "scale_mnist", "'extract_features.runs.cnn' is 'scale_mnist' (data dir 'rot_mnist'), but train.models.cnn.dataset is 'rot_mnist'",
+     ["e2cnn_c4", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.tim_vgg_hetien_r4.ien.het", [8, 4], "'train.models.tim_vgg_hetien_r4.ien.het' must start with the group size 4",
+     ["tim_vgg_hetien_r4", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.cnn.family", "escnn", "'train.models.cnn.family' is 'escnn'; allowed values: ['cnn', 'e2cnn']",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.cnn.ien", {"augment": False, "beta": 0.1}, "'train.models.cnn.ien.beta' is 0.1 with augment: false",
+     ["cnn", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.e2cnn_c4.ien", {"augment": True}, "'train.models.e2cnn_c4.ien': an e2cnn twin is equivariant",
+     ["e2cnn_c4", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
+    ("train", "train.models.tim_vgg_cnn.upsample", 2, "train.models.tim_vgg_cnn: upsample applies to arch 'rotmnist6' only",
+     ["tim_vgg_cnn", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
+    ("probe_extent", "probe_extent.small.n_images", 0, "'probe_extent.small.n_images' is 0; allowed range: [1, None]",
+     ["cnn", *DUMMY, "--out", "OUT", "--metrics", "OUT"]),
+    ("extract_features", "extract_features.runs.cnn", "scale_mnist", "'extract_features.runs.cnn' must be a mapping with keys ['arch', 'dataset', 'family']",
      ["cnn", *DUMMY, "--out", "OUT"]),
     ("train", "device", "tpu", "'device' is 'tpu'; allowed values: ['auto', 'cpu', 'cuda']",
-     ["cnn", *DUMMY, "--metrics", "OUT", "--curves", "OUT"]),
+     ["cnn", *DUMMY, "--metrics", "OUT", "--card", "OUT", "--curves", "OUT"]),
     ("extract_features", "extract_features.transforms", ["rot90", "twist"], "'extract_features.transforms[1]': unknown transform 'twist'; allowed: identity, hflip",
      ["cnn", *DUMMY, "--out", "OUT"]),
     ("extract_features", "extract_features.interpolation", "lanczos", "allowed values: ['nearest', 'bilinear', 'bicubic']",
      ["cnn", *DUMMY, "--out", "OUT"]),
-    ("fit_probes", "fit_probes.lv_maps.ridge_lambda", -1.0, "'fit_probes.lv_maps.ridge_lambda' is -1.0; allowed range: [0.0, None]",
+    ("probe_lv_maps", "probe_lv_maps.ridge_lambda", -1.0, "'probe_lv_maps.ridge_lambda' is -1.0; allowed range: [0.0, None]",
      ["cnn", "--features", "x", "--model-dir", "y", "--out", "OUT", "--metrics", "OUT"]),
-    ("fit_probes", "fit_probes.lv_maps.lambda", 1.0, "unknown params key(s) ['fit_probes.lv_maps.lambda']; allowed keys:",
+    ("probe_lv_maps", "probe_lv_maps.lambda", 1.0, "unknown params key(s) ['probe_lv_maps.lambda']; allowed keys:",
      ["cnn", "--features", "x", "--model-dir", "y", "--out", "OUT", "--metrics", "OUT"]),
     ("report", "profile", "tiny", "allowed values: ['small', 'paper', 'smoke']",
      ["ien", "--template", "t", "--kernel", "k", "--out-notebook", "OUT", "--out-html", "OUT"]),
@@ -127,7 +137,7 @@ def test_stage_rejects_bad_param(tmp_path, capsys, params, name, key, value, mes
 
 
 def test_unknown_stage_items_list_allowed(tmp_path, capsys, params):
-    rc, err = run_with(tmp_path, capsys, params, lambda p: None, "train", ["nosuchrun", *DUMMY, "--metrics", "m", "--curves", "c"])
+    rc, err = run_with(tmp_path, capsys, params, lambda p: None, "train", ["nosuchrun", *DUMMY, "--metrics", "m", "--card", "c", "--curves", "c"])
     assert rc == 2 and f"allowed values: {sorted(params['train']['models'])}" in err
     rc, err = run_with(tmp_path, capsys, params, lambda p: None, "extract_features", ["ien_r4", *DUMMY, "--out", "o"])
     assert rc == 2 and f"'extract_features.runs (stage item)' is 'ien_r4'; allowed values: {sorted(params['extract_features']['runs'])}" in err
@@ -154,17 +164,18 @@ def test_corrupt_raw_file_fails_the_stage_and_keeps_the_old_dataset(tmp_path, ca
 
 
 def test_params_file_is_valid_for_every_profile(params):
-    from eqlab.data.registry import DATASETS
-    from eqlab.train.config import OptimConfig, ProfileConfig, RunConfig
+    from eqlab.data.registry import DATASETS, dataset_spec
+    from eqlab.runs import run_specs
+    from eqlab.train.config import OptimConfig, ProfileConfig
 
     build(OptimConfig, params["train"]["optim"], "train.optim")
     for prof in ("small", "paper", "smoke"):
         build(ProfileConfig, params["train"][prof], f"train.{prof}")
-        for name, spec in DATASETS.items():
+        for name in DATASETS:
+            spec = dataset_spec(name)
             build(spec.config, params["make_dataset"][name], f"make_dataset.{name}")
             build(spec.sizes, params["make_dataset"][prof][name], f"make_dataset.{prof}.{name}")
-    for run, cfg in params["train"]["models"].items():
-        build(RunConfig, cfg, f"train.models.{run}")
+    run_specs(params["train"]["models"])
 
 
 if __name__ == "__main__":

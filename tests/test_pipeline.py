@@ -2,9 +2,9 @@
 
 Checks, in one copy (the runs are the expensive part): the profile switch runs every stage; a second
 `dvc repro` runs nothing; forced re-runs give byte-identical outputs (dvc.lock unchanged); one
-`dvc exp run -S train.models.<run>.<key>=…` re-runs exactly that run's chain (train, and features and
-probes when the run is listed in extract_features.runs); `dvc params diff` and
-`dvc exp show` show the change.
+`dvc exp run -S train.models.<run>.<key>=…` re-runs exactly that run's chain (train, its extent probe,
+and features and Lenc & Vedaldi maps when the run is listed in extract_features.runs); `dvc params diff`
+and `dvc exp show` show the change; adding a model module and a transform module reruns nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -27,7 +28,12 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 RUNS = sorted(PARAMS["train"]["models"])
 PROBED = sorted(PARAMS["extract_features"]["runs"])
 ALL = ({"collect", "report@ien", "report@datasets"} | {f"make_dataset@{d}" for d in DATASETS}
-       | {f"train@{r}" for r in RUNS} | {f"{s}@{r}" for s in ("extract_features", "fit_probes") for r in PROBED})
+       | {f"{s}@{r}" for s in ("train", "probe_extent") for r in RUNS}
+       | {f"{s}@{r}" for s in ("extract_features", "probe_lv_maps") for r in PROBED})
+
+
+# where a new transform kind would live (see eqlab.groups): adding it must rerun nothing
+NEW_TRANSFORM_MODULE = "src/eqlab/groups_shear.py"
 
 
 def _env() -> dict[str, str]:
@@ -72,9 +78,13 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert ran(out) == ALL, out[-2000:]
     meta = json.loads((repo / "data/datasets/rot_mnist/meta.json").read_text())
     assert meta["profile"] == "smoke" and meta["splits"]["train"]["n"] == 256
-    metrics = json.loads((repo / "reports/metrics/train/ien_r4.json").read_text())
-    assert metrics["profile"] == "smoke" and (metrics["device"] == "cpu" or metrics["device"].startswith("cuda"))
-    assert set(metrics["equivariance"]["layers"]) == {f"conv{i}" for i in range(1, 7)}
+    card = json.loads((repo / "reports/runs/ien_r4.json").read_text())
+    assert card["profile"] == "smoke" and (card["device"] == "cpu" or card["device"].startswith("cuda"))
+    assert set(json.loads((repo / "reports/metrics/train/ien_r4.json").read_text())) == {"test_acc", "val_acc"}
+    assert json.loads((repo / "reports/metrics/probes/extent/ien_r4.json").read_text())["rel_mean"] > 0
+    results = pd.read_parquet(repo / "reports/tables/results.parquet")
+    extent = results[(results.run == "ien_r4") & (results.probe == "extent_of_equivariance")]
+    assert set(extent.layer) == {f"conv{i}" for i in range(1, 7)} and set(extent.transform) == {"r4", "rot45_odd"}
     html = (repo / "reports/html/ien.html").read_text()
     assert "Table 5" in html and "IEN β=0.01" in html and "<img" in html
     assert all(f"Table {t} " in html for t in ("1", "2", "4", "8", "9")) and "Rot-TIM IEN R4" in html
@@ -87,17 +97,23 @@ def test_smoke_dag_experiments_and_determinism(repo):
     # forced re-runs reproduce byte-identical outputs: nothing downstream becomes stale
     lock = (repo / "dvc.lock").read_bytes()
     for stage in ("make_dataset@rot_mnist", "make_dataset@blobs", "make_dataset@r2_tim", "train@cnn",
-                  "train@r2tim_vgg_e2cnn_r4r", "train@smnist56_ien",
-                  "extract_features@cnn", "fit_probes@cnn", "report@ien", "report@datasets"):
+                  "train@r2tim_vgg_e2cnn_r4r", "train@smnist56_ien", "probe_extent@smnist56_ien",
+                  "extract_features@cnn", "probe_lv_maps@cnn", "report@ien", "report@datasets"):
         run(["dvc", "repro", "-f", "-s", stage], repo)
     assert (repo / "dvc.lock").read_bytes() == lock
     assert "up to date" in run(["dvc", "status"], repo)
 
-    out = run(["dvc", "exp", "run", "-S", "train.models.ien_r4_b01.beta=0.5"], repo)
-    assert ran(out) == {"train@ien_r4_b01", "extract_features@ien_r4_b01", "fit_probes@ien_r4_b01", "collect",
-                        "report@ien", "report@datasets"}
-    assert json.loads((repo / "reports/metrics/train/ien_r4_b01.json").read_text())["beta"] == 0.5
+    out = run(["dvc", "exp", "run", "-S", "train.models.ien_r4_b01.ien.beta=0.5"], repo)
+    assert ran(out) == {"train@ien_r4_b01", "probe_extent@ien_r4_b01", "extract_features@ien_r4_b01",
+                        "probe_lv_maps@ien_r4_b01", "collect", "report@ien", "report@datasets"}
+    assert json.loads((repo / "reports/runs/ien_r4_b01.json").read_text())["beta"] == 0.5
     diff = run(["dvc", "params", "diff", "--md"], repo)
-    assert "train.models.ien_r4_b01.beta" in diff and "profile" in diff
+    assert "train.models.ien_r4_b01.ien.beta" in diff and "profile" in diff
     show = run(["dvc", "exp", "show", "--md", "--no-pager"], repo)
     assert "0.5" in show and "smoke" in show
+
+    # narrow code dependencies: a new architecture module and a new transform module rerun nothing
+    assert "up to date" in run(["dvc", "status"], repo)
+    (repo / "src/eqlab/models/alexnet.py").write_text('"""A new architecture."""\n')
+    (repo / NEW_TRANSFORM_MODULE).write_text('"""A new transform."""\n')
+    assert "up to date" in run(["dvc", "status"], repo)

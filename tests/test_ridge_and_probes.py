@@ -86,11 +86,11 @@ def test_task_map_trains_through_an_e2cnn_tail(tmp_path):
     from eqlab.probes.lenc_vedaldi import train_task_map
 
     torch.manual_seed(0)
-    model = build_model("rotmnist6_e2", width=0.125)
+    model = build_model("rotmnist6", "e2cnn", width=0.125, group="r4")
     d = tmp_path / "m"
     d.mkdir()
     torch.save(model.state_dict(), d / "model.pt")
-    write_json(d / "config.json", {"arch": "rotmnist6_e2", "kwargs": {"width": 0.125}})
+    write_json(d / "config.json", {"arch": "rotmnist6", "family": "e2cnn", "kwargs": {"width": 0.125, "group": "r4"}})
     model = load_trained(d)
     h = tap_outputs(model, torch.rand(6, 1, 28, 28))[3]
     a, b = train_task_map(model, 3, h, np.arange(6) % 10, LVConfig(task_epochs=2, task_batch_size=3))

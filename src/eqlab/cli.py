@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eqlab.params import ParamError, load_params
+from eqlab.params import ParamError, RawDataError, load_params
 
 
 def setup_logging() -> None:
@@ -20,8 +20,6 @@ def setup_logging() -> None:
 def run_stage(main: Callable[[argparse.Namespace, dict[str, Any]], None], parser: argparse.ArgumentParser,
               argv: Sequence[str] | None = None) -> int:
     """Parse arguments, load ``--params``, call ``main``; expected errors exit 2 with one clear line."""
-    from eqlab.data.raw import RawDataError
-
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     args = parser.parse_args(argv)
     setup_logging()

@@ -23,6 +23,11 @@ class ParamError(ValueError):
     """A parameter is missing, unknown, of the wrong type or outside its allowed values."""
 
 
+class RawDataError(ValueError):
+    """A raw data file is missing, truncated or not in the expected format (raised by the loaders in
+    :mod:`eqlab.data`; defined here so every stage's error handling depends on this module only)."""
+
+
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     import yaml
 

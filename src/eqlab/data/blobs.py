@@ -242,3 +242,10 @@ def build_blobs(cfg: BlobsConfig, sizes: BlobSizes, raw_root: Path) -> tuple[dic
                        "levels": difficulty},
     }
     return splits, meta
+
+
+def spec(name: str):
+    """``blobs`` for the dataset registry."""
+    from eqlab.data.registry import DatasetSpec
+
+    return DatasetSpec(BlobsConfig, BlobSizes, build_blobs, "Textured blobs")

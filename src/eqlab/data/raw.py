@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eqlab.params import RawDataError
+
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -23,10 +25,6 @@ AMAT_FILES = {
     "train": "mnist_all_rotation_normalized_float_train_valid.amat",
     "test": "mnist_all_rotation_normalized_float_test.amat",
 }
-
-
-class RawDataError(ValueError):
-    """A raw data file is missing, truncated or not in the expected format."""
 
 
 @dataclass(frozen=True)

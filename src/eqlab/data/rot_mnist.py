@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from eqlab.data import raw
-from eqlab.data.store import Split
+from eqlab.data.store import Split, SplitSizes
 from eqlab.groups import rotate
 
 Source = Literal["auto", "embedded", "mnist_idx", "amat"]
@@ -34,13 +34,6 @@ class RotMnistConfig:
     source: Source = "auto"
     interpolation: Literal["nearest", "bilinear", "bicubic"] = "bilinear"
     seed: int = 0
-
-
-@dataclass(frozen=True)
-class SplitSizes:
-    train: int
-    val: int
-    test: int
 
 
 def resolve_source(source: Source, mnist_dir: Path, amat_dir: Path) -> str:
@@ -125,3 +118,11 @@ def build_rot_mnist(
         },
     }
     return splits, meta
+
+
+def spec(name: str):
+    """``rot_mnist`` for the dataset registry."""
+    from eqlab.data.registry import DatasetSpec
+
+    return DatasetSpec(RotMnistConfig, SplitSizes,
+                       lambda c, s, r: build_rot_mnist(c, s, r / "mnist", r / "mnist_rotation_new"), "Rot-MNIST")

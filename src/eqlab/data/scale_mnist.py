@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from eqlab.data import raw
-from eqlab.data.rot_mnist import SplitSizes
-from eqlab.data.store import Split
+from eqlab.data.store import Split, SplitSizes
 
 
 @dataclass(frozen=True)
@@ -87,3 +86,11 @@ def build_scale_mnist(cfg: ScaleMnistConfig, sizes: SplitSizes, mnist_dir: Path)
                      "variant_56": "×2 upsampling at the model input"},
     }
     return splits, meta
+
+
+def spec(name: str):
+    """``scale_mnist`` for the dataset registry."""
+    from eqlab.data.registry import DatasetSpec
+
+    return DatasetSpec(ScaleMnistConfig, SplitSizes, lambda c, s, r: build_scale_mnist(c, s, r / "mnist"),
+                       "Scale-MNIST")

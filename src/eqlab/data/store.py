@@ -19,6 +19,15 @@ from eqlab.io import atomic_path, dumps_json, read_json
 
 
 @dataclass(frozen=True)
+class SplitSizes:
+    """``make_dataset.<profile>.<id>`` for datasets sized by split (train / val / test counts)."""
+
+    train: int
+    val: int
+    test: int
+
+
+@dataclass(frozen=True)
 class Split:
     images: np.ndarray  # uint8 (N, C, H, W)
     labels: np.ndarray  # int64 (N,)
@@ -83,3 +92,8 @@ def load_split(path: str | Path, split: str) -> Split:
         factors,
         targets,
     )
+
+
+def to_float(images):
+    """uint8 images (a torch tensor) → float32 in [0, 1]."""
+    return images.float().div_(255.0)

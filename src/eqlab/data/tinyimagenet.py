@@ -224,3 +224,11 @@ def build_tim(name: str, cfg: TimConfig, sizes: TimSizes, raw_root: Path) -> tup
                      "test_copies": cfg.test_copies, "seed": cfg.seed},
     }
     return splits, meta
+
+
+def spec(name: str):
+    """``rot_tim`` and ``r2_tim`` for the dataset registry."""
+    from eqlab.data.registry import DatasetSpec
+
+    return DatasetSpec(TimConfig, TimSizes, lambda c, s, r: build_tim(name, c, s, r),
+                       {"rot_tim": "Rot-TIM", "r2_tim": "R2-TIM"}[name])

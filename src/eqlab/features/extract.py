@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from eqlab.data.store import to_float
 from eqlab.features.store import partition, write_table
 from eqlab.groups import Transform
 from eqlab.io import atomic_path, dumps_json
 from eqlab.models import TappedModel
-from eqlab.train.loop import to_float
 
 
 @dataclass(frozen=True)

@@ -1,42 +1,44 @@
-"""Model registry: short architecture IDs → builders of :class:`TappedModel`.
+"""Model registry: architecture IDs → their module, and the two families each module builds.
 
-Every model exposes its *taps*: the ordered layers whose outputs the equivariance loss, feature
-extraction and probes read, each with its channel layout (``group_size`` channels per feature
-group). ``forward_taps`` returns the logits and the tap outputs; ``forward_from(i, h)`` runs the
-frozen tail from tap ``i`` (for Lenc & Vedaldi's task-loss maps and for stitching).
+Each architecture module (``eqlab.models.<arch>``) holds one network layout in both families —
+``cnn`` (plain convolutions, channels = fields × |G|) and ``e2cnn`` (the exactly equivariant twin) —
+plus ``model_kwargs(run, width, input_size)``, the rules that turn a run spec into builder arguments.
+A train stage depends on its architecture's module, the family's building blocks and ``base``, so a
+new architecture is a new module and one line here, and reruns nothing that exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from types import ModuleType
 from typing import Any
 
 from eqlab.models.base import Tap, TappedModel
+from eqlab.runs import FAMILIES, RunSpec
 
 ARCHS: dict[str, str] = {
-    "rotmnist6": "eqlab.models.rotmnist:build_rotmnist6",
-    "rotmnist6_e2": "eqlab.models.e2:build_rotmnist6_e2",
-    "resnet18": "eqlab.models.tim:build_resnet18",
-    "resnet18_e2": "eqlab.models.e2:build_resnet18_e2",
-    "vgg": "eqlab.models.tim:build_vgg",
-    "vgg_e2": "eqlab.models.e2:build_vgg_e2",
+    "rotmnist6": "eqlab.models.rotmnist6",
+    "resnet18": "eqlab.models.resnet18",
+    "vgg": "eqlab.models.vgg",
 }
 
-E2_GROUPS: tuple[str, ...] = ("r4", "r8", "r4r")  # groups the e2cnn twins are built for
 
-
-def build_model(arch: str, **kwargs: Any) -> TappedModel:
-    """Build architecture ``arch``; unknown IDs list the allowed ones."""
+def arch_module(arch: str) -> ModuleType:
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; allowed values: {sorted(ARCHS)}")
-    import importlib
-
-    module, fn = ARCHS[arch].split(":")
-    builder: Callable[..., TappedModel] = getattr(importlib.import_module(module), fn)
-    return builder(**kwargs)
+    return importlib.import_module(ARCHS[arch])
 
 
-__all__ = ["ARCHS", "E2_GROUPS", "Tap", "TappedModel", "build_model", "load_trained"]
+def build_model(arch: str, family: str = "cnn", **kwargs: Any) -> TappedModel:
+    """Build ``arch`` in ``family``; unknown IDs list the allowed ones."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; allowed values: {list(FAMILIES)}")
+    return arch_module(arch).build(family, **kwargs)
+
+
+def model_kwargs(run: RunSpec, width: float, input_size: int) -> dict[str, Any]:
+    """The builder arguments a run's params decide (checked before any data is read)."""
+    return arch_module(run.arch).model_kwargs(run, width, input_size)
 
 
 def load_trained(model_dir, device="cpu") -> TappedModel:
@@ -48,8 +50,11 @@ def load_trained(model_dir, device="cpu") -> TappedModel:
 
     d = Path(model_dir)
     cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
-    model = build_model(cfg["arch"], **cfg["kwargs"])
+    model = build_model(cfg["arch"], cfg["family"], **cfg["kwargs"])
     state = torch.load(d / "model.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     with torch.no_grad():  # e2cnn expands and caches its filters on eval(); no autograd graph there
         return model.to(device).eval()
+
+
+__all__ = ["ARCHS", "Tap", "TappedModel", "arch_module", "build_model", "load_trained", "model_kwargs"]

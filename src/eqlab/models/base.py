@@ -1,13 +1,21 @@
-"""The tapped-model contract shared by every architecture."""
+"""The tapped-model contract shared by every architecture, and the pieces several families share.
+
+Every model exposes its *taps*: the ordered layers whose outputs the equivariance loss, feature
+extraction and probes read, each with its channel layout (``group_size`` contiguous channels per
+feature group). ``forward_taps`` returns the logits and the tap outputs; ``forward_from(i, h)`` runs
+the frozen tail from tap ``i`` (Lenc & Vedaldi's task-loss maps, stitching).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from eqlab.groups import Layout, het_layout
+from eqlab.groups import Layout, group_pool, het_layout
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,13 @@ def channel_layouts(
     return layouts, chans
 
 
+def ien_fields(base: int, mult: tuple[int, ...], group_size: int, width: float) -> tuple[int, ...]:
+    """Fields per layer of the TinyImageNet nets (IEN Tables 6–7): ``base`` is the R4 value; larger
+    groups get ``base·√(4/|G|)`` fields, so IEN, CNN and E2CNN keep equal inference channels."""
+    f = base * math.sqrt(4 / group_size)
+    return tuple(max(1, round(round(f) * width * m)) for m in mult)
+
+
 class TappedModel(nn.Module):
     """``blocks[i]`` maps tap ``i-1``'s output (the image for ``i = 0``) to tap ``i``'s output;
     ``head`` maps the last tap to logits."""
@@ -75,3 +90,49 @@ class TappedModel(nn.Module):
         if name not in names:
             raise ValueError(f"unknown layer {name!r}; this model's taps: {names}")
         return names.index(name)
+
+
+class Resize(nn.Module):
+    """Bilinear resize to ``size × size`` (identity when the input already has that size). Separable
+    and symmetric about the centre, so it commutes with quarter turns and mirrors."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] == self.size and x.shape[-2] == self.size:
+            return x
+        return F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=False)
+
+
+class GroupPoolHead(nn.Module):
+    """Group pooling → global max-pool → FC → BN → ELU → FC."""
+
+    def __init__(self, group_size: int | Layout, fields: int, hidden: int, n_classes: int) -> None:
+        super().__init__()
+        self.group_size = group_size
+        self.fc1 = nn.Linear(fields, hidden)
+        self.bn = nn.BatchNorm1d(hidden)
+        self.fc2 = nn.Linear(hidden, n_classes)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        z = group_pool(h, self.group_size).amax(dim=(-2, -1))  # (B, fields)
+        return self.fc2(nn.functional.elu(self.bn(self.fc1(z))))
+
+
+class PoolAvgHead(nn.Module):
+    """Group pooling → global average pool → ``hidden`` layers (FC → BN → ReLU) → classifier."""
+
+    def __init__(self, group_size: int | Layout, fields: int, n_classes: int, hidden: int | None = None) -> None:
+        super().__init__()
+        self.group_size = group_size
+        layers: list[nn.Module] = []
+        if hidden:
+            layers += [nn.Linear(fields, hidden), nn.BatchNorm1d(hidden), nn.ReLU()]
+            fields = hidden
+        layers.append(nn.Linear(fields, n_classes))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.mlp(group_pool(h, self.group_size).mean(dim=(-2, -1)))

@@ -1,4 +1,9 @@
-"""Probes read feature tables (and, when needed, the frozen model) and return long-format rows:
-``run, layer, transform, probe, metric, value`` (plus identifying columns added by the caller)."""
+"""Probes measure trained models; each returns long-format rows with ``ROW_COLUMNS``.
 
-ROW_COLUMNS = ("run", "model", "dataset", "seed", "layer", "transform", "probe", "metric", "value")
+One module per measurement, one DVC stage template per probe (``probe_<name>@<run>``) writing
+``data/probes/<name>/<run>/results.parquet``; ``collect`` joins them into one table. A new probe is a
+module here, a stage script and a template in ``dvc.yaml``: nothing else reruns.
+"""
+
+ROW_COLUMNS = ("run", "family", "arch", "dataset", "seed", "layer", "transform", "probe", "metric", "value")
+ID_COLUMNS = ("run", "family", "arch", "dataset", "seed")

@@ -32,7 +32,7 @@ from eqlab.probes.ridge import apply_1x1, fit_ridge, pixels
 
 @dataclass(frozen=True)
 class LVConfig:
-    """``fit_probes.lv_maps``."""
+    """``probe_lv_maps``."""
 
     ridge_lambda: float = field(default=1e-3, metadata={"min": 0.0})
     fit_fraction: float = field(default=0.5, metadata={"min": 0.05, "max": 0.95})

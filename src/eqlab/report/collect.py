@@ -1,4 +1,4 @@
-"""One long-format results table from every run's train metrics and probe tables."""
+"""One long results table from every run's probe tables, and one row of metadata per run."""
 
 from __future__ import annotations
 
@@ -10,42 +10,32 @@ import pandas as pd
 from eqlab.io import read_json
 from eqlab.probes import ROW_COLUMNS
 
-ROT45_ODD = "rot45_odd"  # the odd multiples of 45° (rot45, rot135, rot225, rot315), reported apart
-RUN_COLUMNS = ("run", "arch", "dataset", "group", "augment", "beta", "seed", "het", "upsample", "width",
-               "channels", "profile", "device")
+RUN_COLUMNS = ("run", "family", "arch", "dataset", "group", "augment", "beta", "seed", "het", "upsample", "width",
+               "channels", "profile", "device", "test_acc", "val_acc")
 
 
-def train_rows(metrics: dict) -> list[dict]:
-    """Rows for one train metrics JSON: accuracy and the per-layer extent of equivariance, for the
-    run's group (transform = the group, e.g. ``r4``) and for the odd 45° multiples (``rot45_odd``)."""
-    base = dict(run=metrics["run"], model=metrics["arch"], dataset=metrics["dataset"], seed=metrics["seed"])
-    rows = [dict(base, layer="", transform="", probe="train", metric=m, value=float(metrics[m]))
-            for m in ("test_acc", "val_acc")]
-    eq = metrics["equivariance"]
-    parts = [(eq["group"], eq["layers"])]
-    if "equivariance_45" in metrics:
-        parts.append((ROT45_ODD, metrics["equivariance_45"]["layers"]))
-    for transform, layers in parts:
-        for layer, vals in layers.items():
-            for kind, v in vals.items():
-                rows.append(dict(base, layer=layer, transform=transform, probe="extent_of_equivariance",
-                                 metric=kind, value=float(v)))
-    return rows
+def run_row(card: dict, metrics: dict) -> dict:
+    """One runs-table row from a run card (``reports/runs/<run>.json``) and its train metrics."""
+    row = {k: card.get(k, "") for k in RUN_COLUMNS}
+    row.update(upsample=int(card.get("upsample", 1)), width=float(card.get("width", float("nan"))),
+               channels=int(sum(card.get("channels", []))),  # inference channels over all taps
+               test_acc=float(metrics["test_acc"]), val_acc=float(metrics["val_acc"]))
+    return row
 
 
-def collect(train_metrics: Iterable[Path], probe_tables: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """→ (results: long table with ``ROW_COLUMNS``, runs: one row of metadata per run)."""
-    rows: list[dict] = []
-    runs: list[dict] = []
-    for p in train_metrics:
-        m = read_json(p)
-        rows += train_rows(m)
-        row = {k: m.get(k, "") for k in RUN_COLUMNS}
-        row.update(upsample=int(m.get("upsample", 1)), width=float(m.get("width", float("nan"))),
-                   channels=int(sum(m.get("channels", []))))  # inference channels over all taps
-        runs.append(row)
-    frames = [pd.DataFrame(rows, columns=list(ROW_COLUMNS))]
-    frames += [pd.read_parquet(p) for p in probe_tables]
-    results = pd.concat(frames, ignore_index=True)[list(ROW_COLUMNS)]
+def collect(runs: Iterable[tuple[Path, Path]], probe_tables: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``runs``: (card, train metrics) per run → (results: long table with ``ROW_COLUMNS``, runs table)."""
+    run_rows = [run_row(read_json(card), read_json(metrics)) for card, metrics in runs]
+    frames = [pd.DataFrame(columns=list(ROW_COLUMNS))] + [pd.read_parquet(p) for p in probe_tables]
+    results = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)[list(ROW_COLUMNS)]
     results = results.sort_values(["run", "probe", "layer", "transform", "metric"], kind="stable")
-    return results.reset_index(drop=True), pd.DataFrame(runs, columns=list(RUN_COLUMNS))
+    return results.reset_index(drop=True), pd.DataFrame(run_rows, columns=list(RUN_COLUMNS))
+
+
+def stale_outputs(folder: Path, expected: Iterable[str], suffix: str = "") -> list[Path]:
+    """Entries of ``folder`` that no current stage writes (a run removed from params leaves its
+    outputs behind, and DVC would hash them into ``dvc.lock`` through the folder dependency)."""
+    if not folder.is_dir():
+        return []
+    keep = {f"{e}{suffix}" for e in expected}
+    return sorted(p for p in folder.iterdir() if p.name not in keep and not p.name.startswith("."))

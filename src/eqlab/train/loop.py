@@ -18,12 +18,15 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from eqlab.data.store import to_float
 from eqlab.groups import Transform
 from eqlab.metrics.equivariance import equivariance_loss, stack_orbit
 from eqlab.models import TappedModel
 from eqlab.train.schedule import get_lr
 
 log = logging.getLogger(__name__)
+
+__all__ = ["EpochLog", "TrainSpec", "accuracy", "to_float", "train"]
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,6 @@ class EpochLog:
     equiv: float
     val_acc: float
     seconds: float
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images → float32 in [0, 1]."""
-    return images.float().div_(255.0)
 
 
 @torch.no_grad()

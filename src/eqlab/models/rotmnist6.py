@@ -9,15 +9,20 @@ Shapes on 28×28 inputs: 20 → 20 → 10 → 10 → 5 → 5 → 5 → 1 (with `
 56×56 variant: 48 → 24 → 12 → 8, then the same global max-pool). Every 2×2 pool sees an even size and
 every padding is symmetric, so each feature grid is centred on the image grid and a quarter turn of
 the image is a quarter turn of every map (the property the equivariance loss relies on).
+
+Families: ``cnn`` (:class:`RotMnist6`, plain convolutions) and ``e2cnn`` (:class:`RotMnist6E2`, the
+exactly equivariant twin with the same kernels, paddings, pools and fields).
 """
 
 from __future__ import annotations
 
-import torch
+from typing import Any
+
 from torch import nn
 
-from eqlab.groups import Layout, group_pool
-from eqlab.models.base import Tap, TappedModel, channel_layouts
+from eqlab.models.base import GroupPoolHead, Tap, TappedModel, channel_layouts
+from eqlab.models.cnn import conv_bn_act
+from eqlab.runs import RunSpec
 
 FIELDS = (24, 32, 36, 36, 64, 96)
 KERNELS = (9, 7, 7, 7, 7, 5)
@@ -28,21 +33,6 @@ HIDDEN = 96
 
 def scaled_fields(width: float) -> tuple[int, ...]:
     return tuple(max(1, round(f * width)) for f in FIELDS)
-
-
-class GroupPoolHead(nn.Module):
-    """Group pooling → global max-pool → FC → BN → ELU → FC."""
-
-    def __init__(self, group_size: int | Layout, fields: int, hidden: int, n_classes: int) -> None:
-        super().__init__()
-        self.group_size = group_size
-        self.fc1 = nn.Linear(fields, hidden)
-        self.bn = nn.BatchNorm1d(hidden)
-        self.fc2 = nn.Linear(hidden, n_classes)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        z = group_pool(h, self.group_size).amax(dim=(-2, -1))  # (B, fields)
-        return self.fc2(nn.functional.elu(self.bn(self.fc1(z))))
 
 
 class RotMnist6(TappedModel):
@@ -58,12 +48,9 @@ class RotMnist6(TappedModel):
         layouts, chans = channel_layouts(fields, het, group_size)
         blocks, c_in = [], in_channels
         for c, k, p, pool in zip(chans, KERNELS, PADDINGS, POOLS, strict=True):
-            layers: list[nn.Module] = [nn.Conv2d(c_in, c, k, padding=p), nn.BatchNorm2d(c)]
+            layers = conv_bn_act(c_in, c, k, p, pool=pool)
             if not blocks and upsample > 1:  # Scale-MNIST 56×56: ×2 upsampling at the model input
                 layers.insert(0, nn.Upsample(scale_factor=upsample, mode="bilinear", align_corners=False))
-            if pool:
-                layers.append(nn.MaxPool2d(2))
-            layers.append(nn.ELU())
             blocks.append(nn.Sequential(*layers))
             c_in = c
         self.blocks = nn.ModuleList(blocks)
@@ -72,8 +59,45 @@ class RotMnist6(TappedModel):
         self.taps = tuple(Tap(f"conv{i + 1}", c, group_size, lay) for i, (c, lay) in enumerate(zip(chans, layouts, strict=True)))
 
 
-def build_rotmnist6(
-    width: float = 1.0, group_size: int = 4, in_channels: int = 1, n_classes: int = 10,
-    het: list[int] | tuple[int, ...] | None = None, upsample: int = 1,
-) -> RotMnist6:
-    return RotMnist6(width, group_size, in_channels, n_classes, tuple(het) if het else None, upsample)
+class RotMnist6E2(TappedModel):
+    """The e2cnn twin: regular fields of ``group`` (r4, r8 or r4r) at the same fields."""
+
+    def __init__(self, width: float = 1.0, group: str = "r4", in_channels: int = 1, n_classes: int = 10) -> None:
+        super().__init__()
+        from eqlab.models import e2cnn as e2  # imports e2cnn: only when a twin is built
+
+        act = e2.gspace(group)
+        size = act.regular_repr.size
+        fields = scaled_fields(width)
+        t_in = e2.trivial_type(act, in_channels)
+        blocks = []
+        for t_out, k, p, pool in zip(e2.regular_types(act, fields), KERNELS, PADDINGS, POOLS, strict=True):
+            blocks.append(e2.E2Sequential(t_in, *e2.conv_bn_act(t_in, t_out, k, p, pool=pool)))
+            t_in = t_out
+        self.blocks = nn.ModuleList(blocks)
+        self.head = GroupPoolHead(size, fields[-1], max(16, round(HIDDEN * width)), n_classes)
+        self.taps = tuple(Tap(f"conv{i + 1}", f * size, size) for i, f in enumerate(fields))
+
+
+def model_kwargs(run: RunSpec, width: float, input_size: int) -> dict[str, Any]:
+    """The builder arguments params decide (the data adds ``in_channels`` and ``n_classes``)."""
+    del input_size  # the 6-layer net takes its dataset's size (×upsample)
+    kwargs: dict[str, Any] = {"width": width}
+    if run.family == "e2cnn":
+        if run.upsample > 1:
+            raise ValueError("upsample applies to family 'cnn' only")
+        kwargs["group"] = run.group
+        return kwargs
+    kwargs["group_size"] = run.group_size
+    if run.upsample > 1:
+        kwargs["upsample"] = run.upsample
+    if run.het:
+        kwargs["het"] = list(run.het)
+    return kwargs
+
+
+def build(family: str, **kwargs: Any) -> TappedModel:
+    if family == "e2cnn":
+        return RotMnist6E2(**kwargs)
+    het = kwargs.pop("het", None)
+    return RotMnist6(het=tuple(het) if het else None, **kwargs)
