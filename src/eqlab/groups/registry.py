@@ -4,7 +4,8 @@ Each :class:`GroupSpec` lists its elements (identity first, in the order the pip
 used), its e2cnn action on the plane and the regular representation of its fields, whose basis is
 e2cnn's element order so that ``φ(g·x) = ρ(g)·P_g·φ(x)`` holds for e2cnn's regular fields:
 
-* ``r1``, ``r2``, ``r4``, ``r8`` — C_N, ``("rot2d", N)``; e2cnn element k is ``rot(360k/N)``.
+* ``r1`` — the trivial group, ``("trivial", 1)`` (e2cnn's ``TrivialOnR2``);
+* ``r2``, ``r4``, ``r8`` — C_N, ``("rot2d", N)``; e2cnn element k is ``rot(360k/N)``.
   In r8 the odd multiples of 45° are interpolated; its exact part is C4 (ρ(rot90) moves 2 channels).
 * ``r4r`` — D4 (the paper's "R4R"): quarter turns and the four mirrors, ``("fliprot2d", 4)``;
   e2cnn element ``(f, k)`` is ``rot(90k) ∘ hflip^f``, so the field order is identity, rot90, rot180,
@@ -29,7 +30,7 @@ class GroupSpec:
 
     name: str
     elements: tuple[Transform, ...]
-    e2cnn: tuple[str, int] | None = None  # ("rot2d", N) or ("fliprot2d", N)
+    e2cnn: tuple[str, int] | None = None  # ("trivial", 1), ("rot2d", N) or ("fliprot2d", N)
     regular: PermutationRep | None = None
 
     @property
@@ -59,7 +60,7 @@ E2CNN_D4_ORDER = (*_C4, "hflip", "transpose", "vflip", "antitranspose")
 GROUP_SPECS: dict[str, GroupSpec] = {
     s.name: s
     for s in (
-        _spec("r1", ("identity",), ("rot2d", 1), ("identity",)),
+        _spec("r1", ("identity",), ("trivial", 1), ("identity",)),
         _spec("r2", ("identity", "rot180"), ("rot2d", 2), ("identity", "rot180")),
         _spec("r4", _C4, ("rot2d", 4), _C4),
         _spec("r8", _C8, ("rot2d", 8), _C8),
@@ -92,7 +93,7 @@ def exact_elements(elements: tuple[Transform, ...]) -> tuple[Transform, ...]:
 
 
 def e2cnn_gspace(group: str) -> Any:
-    """The e2cnn gspace of a named group (``Rot2dOnR2(N)`` / ``FlipRot2dOnR2(N)``), imported lazily
+    """The e2cnn gspace of a named group (``TrivialOnR2`` / ``Rot2dOnR2(N)`` / ``FlipRot2dOnR2(N)``), imported lazily
     (e2cnn is a heavy import); groups without one list those that have one."""
     spec = group_spec(group)
     if spec.e2cnn is None:
@@ -105,4 +106,6 @@ def e2cnn_gspace(group: str) -> Any:
     import eqlab.models.e2  # noqa: F401  (its NumPy-2 patch of e2cnn, needed for the flip groups' kernels)
 
     kind, n = spec.e2cnn
+    if kind == "trivial":  # e2cnn's Rot2dOnR2 needs N > 1
+        return gspaces.TrivialOnR2()
     return gspaces.Rot2dOnR2(N=n) if kind == "rot2d" else gspaces.FlipRot2dOnR2(N=n)
