@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from e2cnn import gspaces
 from e2cnn import nn as enn
 from torch import nn
 
+from eqlab.groups import e2cnn_gspace
 from eqlab.models import E2_GROUPS
 from eqlab.models.base import Tap, TappedModel
 from eqlab.models.rotmnist import HIDDEN, KERNELS, PADDINGS, POOLS, GroupPoolHead, scaled_fields
@@ -67,14 +67,11 @@ _numpy2_compat()
 
 
 def gspace(group: str):
-    """The e2cnn action of a named group on the plane; unknown names list the allowed ones."""
-    if group == "r4":
-        return gspaces.Rot2dOnR2(N=4)
-    if group == "r8":
-        return gspaces.Rot2dOnR2(N=8)
-    if group == "r4r":
-        return gspaces.FlipRot2dOnR2(N=4)
-    raise ValueError(f"e2cnn models support groups {list(E2_GROUPS)}, not {group!r}")
+    """The e2cnn action of a named group on the plane (``eqlab.groups.e2cnn_gspace``); unknown names
+    list the allowed ones."""
+    if group not in E2_GROUPS:
+        raise ValueError(f"e2cnn models support groups {list(E2_GROUPS)}, not {group!r}")
+    return e2cnn_gspace(group)
 
 
 def _group_of(group: str | None, group_size: int) -> str:
