@@ -33,7 +33,7 @@ ALL = ({"collect", "report@ien", "report@datasets"} | {f"make_dataset@{d}" for d
 
 
 # where a new transform kind would live (see eqlab.groups): adding it must rerun nothing
-NEW_TRANSFORM_MODULE = "src/eqlab/groups_shear.py"
+NEW_TRANSFORM_MODULE = "src/eqlab/groups/elastic.py"
 
 
 def _env() -> dict[str, str]:

@@ -12,58 +12,23 @@ when an e2cnn twin is built, so plain runs never pay for it.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from e2cnn import gspaces
 from e2cnn import nn as enn
 from torch import nn
 
+from eqlab.e2compat import patch_e2cnn
+from eqlab.groups import e2cnn_gspace
 from eqlab.runs import E2CNN_GROUPS
 
-
-class _NumpyCopyCompat:
-    """NumPy seen by ``e2cnn.kernels.utils``: ``np.array(v, copy=False)`` (an error in NumPy 2 when a
-    copy is needed) becomes ``np.asarray(v)``, which is what it meant under NumPy 1."""
-
-    def __getattr__(self, name: str):
-        return getattr(np, name)
-
-    @staticmethod
-    def array(obj, *args, copy=True, **kwargs):
-        return np.asarray(obj, *args, **kwargs) if copy is False else np.array(obj, *args, copy=copy, **kwargs)
-
-
-def _numpy2_compat() -> None:
-    """e2cnn 0.2.3 predates NumPy 2; two of its idioms fail there, both on the flip groups (D4):
-    ``ndarray.tostring()`` in four kernel-basis ``__hash__``es (``tobytes()`` gives the same bytes)
-    and ``np.array(x, copy=False)`` in the harmonic samplers. Tests build D4 models and check their
-    exact equivariance, so a wrong patch cannot pass silently."""
-    from e2cnn.kernels import irreps_basis as ib
-    from e2cnn.kernels import utils as ku
-
-    ku.np = _NumpyCopyCompat()
-
-    def _h(obj) -> int:
-        gamma = obj.gamma.tobytes() if hasattr(obj.gamma, "tobytes") else obj.gamma
-        return hash(obj.in_irrep) + hash(obj.out_irrep) + hash(obj.mu.tobytes()) + hash(gamma)
-
-    for name in ("R2FlipsSolution", "R2ContinuousRotationsSolution", "R2FlipsDiscreteRotationsSolution",
-                 "R2FlipsContinuousRotationsSolution"):
-        getattr(ib, name).__hash__ = _h
-
-
-_numpy2_compat()
+patch_e2cnn()
 
 
 def gspace(group: str):
-    """The e2cnn action of a named group on the plane; unknown names list the allowed ones."""
-    if group == "r4":
-        return gspaces.Rot2dOnR2(N=4)
-    if group == "r8":
-        return gspaces.Rot2dOnR2(N=8)
-    if group == "r4r":
-        return gspaces.FlipRot2dOnR2(N=4)
-    raise ValueError(f"e2cnn models support groups {list(E2CNN_GROUPS)}, not {group!r}")
+    """The e2cnn action of a named group on the plane (:func:`eqlab.groups.e2cnn_gspace`); groups the
+    twins are not built for list the allowed ones."""
+    if group not in E2CNN_GROUPS:
+        raise ValueError(f"e2cnn models support groups {list(E2CNN_GROUPS)}, not {group!r}")
+    return e2cnn_gspace(group)
 
 
 def regular_types(act, fields: tuple[int, ...]) -> list:
