@@ -96,4 +96,3 @@ def test_scrub_removes_time_stamps():
     scrub(nb)
     assert nb.metadata["papermill"] == {"parameters": {"a": 1}}
     assert "execution" not in cell.metadata and "papermill" not in cell.metadata
-

@@ -16,7 +16,8 @@ def cards(cards_dir: str | Path) -> list[tuple[str, str, Path, dict]]:
     out = []
     root = Path(cards_dir)
     names = [n for n in ORDER if (root / n).is_dir()] + sorted(
-        p.name for p in root.iterdir() if p.is_dir() and p.name not in ORDER)
+        p.name for p in root.iterdir() if p.is_dir() and p.name not in ORDER
+    )
     for name in names:
         md = (root / name / "card.md").read_text(encoding="utf-8")
         md = "\n".join(line for line in md.splitlines() if not line.startswith("![examples]"))
@@ -40,6 +41,9 @@ def claim_tim_not_colour(meta: dict) -> Claim | None:
     if meta.get("source") != "embedded" or "colour_baseline" not in meta:
         return None
     b = meta["colour_baseline"]
-    return Claim(meta["dataset"], f"{meta['dataset']}: colour / mean intensity alone do not identify the class",
-                 verdict_of(b["accuracy"] < 2.5 * b["chance"]),
-                 f"logistic regression on per-channel mean and std: {b['accuracy']:.3f} (chance {b['chance']:.3f})")
+    return Claim(
+        meta["dataset"],
+        f"{meta['dataset']}: colour / mean intensity alone do not identify the class",
+        verdict_of(b["accuracy"] < 2.5 * b["chance"]),
+        f"logistic regression on per-channel mean and std: {b['accuracy']:.3f} (chance {b['chance']:.3f})",
+    )

@@ -24,8 +24,9 @@ def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str 
     eq = extent(results)
     eq = eq[eq.run.isin(set(runs.run))]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, metric, title in zip(axes, ("abs", "rel"), ("L_G (absolute MSE, group-pooled)", "relative error"),
-                                 strict=True):
+    for ax, metric, title in zip(
+        axes, ("abs", "rel"), ("L_G (absolute MSE, group-pooled)", "relative error"), strict=True
+    ):
         for run, df in eq[eq.metric == metric].groupby("run"):
             df = df.sort_values("layer")
             ax.plot(df.layer, df.value, marker="o", label=run)
@@ -85,4 +86,3 @@ def training_curves(curves_dir: str | Path, runs: list[str], title: str = ""):
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
-
