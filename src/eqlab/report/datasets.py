@@ -1,11 +1,12 @@
-"""The datasets report: cards in a fixed order and the claims that can be checked on the data alone."""
+"""The datasets report: cards in a fixed order and the checks that can be made on the data alone
+(claim ids: the dataset a check is about)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from eqlab.report.ien import Claim
+from eqlab.report.claims import Claim, verdict_of
 
 ORDER = ("rot_mnist", "scale_mnist", "rot_tim", "r2_tim", "blobs")
 
@@ -15,7 +16,8 @@ def cards(cards_dir: str | Path) -> list[tuple[str, str, Path, dict]]:
     out = []
     root = Path(cards_dir)
     names = [n for n in ORDER if (root / n).is_dir()] + sorted(
-        p.name for p in root.iterdir() if p.is_dir() and p.name not in ORDER)
+        p.name for p in root.iterdir() if p.is_dir() and p.name not in ORDER
+    )
     for name in names:
         md = (root / name / "card.md").read_text(encoding="utf-8")
         md = "\n".join(line for line in md.splitlines() if not line.startswith("![examples]"))
@@ -29,9 +31,9 @@ def claim_blob_difficulty(meta: dict) -> Claim:
     text = "Blob difficulty ordering (gradient-magnitude F-measure): level I > level II ≥ level III"
     levels = meta.get("difficulty", {}).get("levels", {})
     if not {"level1", "level2", "level3"} <= set(levels):
-        return Claim(text, None, "needs levels 1, 2 and 3")
+        return Claim("blobs", text, verdict_of(None), "needs levels 1, 2 and 3")
     f1, f2, f3 = (levels[f"level{i}"]["f_measure"] for i in (1, 2, 3))
-    return Claim(text, f1 > f2 >= f3, f"F = {f1:.3f} / {f2:.3f} / {f3:.3f}")
+    return Claim("blobs", text, verdict_of(f1 > f2 >= f3), f"F = {f1:.3f} / {f2:.3f} / {f3:.3f}")
 
 
 def claim_tim_not_colour(meta: dict) -> Claim | None:
@@ -39,6 +41,9 @@ def claim_tim_not_colour(meta: dict) -> Claim | None:
     if meta.get("source") != "embedded" or "colour_baseline" not in meta:
         return None
     b = meta["colour_baseline"]
-    return Claim(f"{meta['dataset']}: colour / mean intensity alone do not identify the class",
-                 b["accuracy"] < 2.5 * b["chance"],
-                 f"logistic regression on per-channel mean and std: {b['accuracy']:.3f} (chance {b['chance']:.3f})")
+    return Claim(
+        meta["dataset"],
+        f"{meta['dataset']}: colour / mean intensity alone do not identify the class",
+        verdict_of(b["accuracy"] < 2.5 * b["chance"]),
+        f"logistic regression on per-channel mean and std: {b['accuracy']:.3f} (chance {b['chance']:.3f})",
+    )

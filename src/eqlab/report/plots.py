@@ -1,4 +1,5 @@
-"""Figures for the reports (matplotlib; PNG output carries no time stamp, so it is byte-stable)."""
+"""Figures any paper's report can use (matplotlib; PNG output carries no time stamp, so it is
+byte-stable). A paper's own figures live in ``eqlab.papers.<paper>.plots``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+
+from eqlab.report.results import extent
 
 PROBE_STYLE = {
     "original": dict(color="black", ls="--", label="original (x, no transform)"),
@@ -18,11 +21,12 @@ PROBE_STYLE = {
 
 def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
     """Per-layer extent of equivariance (absolute and relative), one line per run in ``runs``, log scale."""
-    eq = results[(results.probe == "extent_of_equivariance") & (results["transform"] != "rot45_odd")
-                 & results.run.isin(set(runs.run))]
+    eq = extent(results)
+    eq = eq[eq.run.isin(set(runs.run))]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, metric, title in zip(axes, ("abs", "rel"), ("L_G (absolute MSE, group-pooled)", "relative error"),
-                                 strict=True):
+    for ax, metric, title in zip(
+        axes, ("abs", "rel"), ("L_G (absolute MSE, group-pooled)", "relative error"), strict=True
+    ):
         for run, df in eq[eq.metric == metric].groupby("run"):
             df = df.sort_values("layer")
             ax.plot(df.layer, df.value, marker="o", label=run)
@@ -80,25 +84,5 @@ def training_curves(curves_dir: str | Path, runs: list[str], title: str = ""):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def accuracy_vs_equivariance(ours_rel: pd.DataFrame):
-    """The trade-off: test accuracy against the mean relative equivariance error over layers."""
-    layers = [c for c in ours_rel.columns if c.startswith("conv")]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for _, row in ours_rel.iterrows():
-        x = float(row[layers].astype(float).mean())
-        ax.scatter(x, row["acc"], s=40)
-        ax.annotate(f"{row['row']}", (x, row["acc"]), textcoords="offset points", xytext=(5, 3), fontsize=8)
-    ien = ours_rel[ours_rel.row.str.startswith("IEN")].sort_values("beta")
-    if len(ien) > 1:
-        ax.plot(ien[layers].astype(float).mean(axis=1), ien["acc"], color="tab:green", alpha=0.5, label="IEN over β")
-        ax.legend()
-    ax.set_xscale("log")
-    ax.set_xlabel("mean relative equivariance error over layers")
-    ax.set_ylabel("test accuracy %")
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -1,0 +1,27 @@
+"""Selectors over the collected tables in ``reports/tables``, shared by every paper's report.
+
+``results.parquet``: ``run, family, arch, dataset, seed, layer, transform, probe, metric, value``
+(``family``: ``cnn`` or ``e2cnn``, the exactly equivariant twin). ``runs.parquet``: one row of metadata
+per run, with ``test_acc`` and ``val_acc`` as fractions.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+EXTENT = "extent_of_equivariance"
+ROT45_ODD = "rot45_odd"  # the odd multiples of 45°, measured apart from the run's own group
+
+
+def extent(results: pd.DataFrame, metric: str | None = None, odd45: bool = False) -> pd.DataFrame:
+    """Extent-of-equivariance rows (``metric``: ``abs``, ``rel`` or both) over each run's own group, or
+    (``odd45``) over the odd multiples of 45° that are reported apart."""
+    rows = results[results.probe == EXTENT]
+    if metric is not None:
+        rows = rows[rows.metric == metric]
+    return rows[(rows["transform"] == ROT45_ODD) == odd45]
+
+
+def accuracy_pct(runs: pd.DataFrame, split: str = "test") -> pd.Series:
+    """Accuracy (%) per run on ``split`` (``test`` or ``val``), indexed by run."""
+    return runs.set_index("run")[f"{split}_acc"] * 100

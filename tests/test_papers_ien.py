@@ -1,0 +1,249 @@
+"""IEN report code (eqlab.papers.ien) on hand-made tables in the collected schema: results rows
+``run, layer, transform, probe, metric, value``; runs with ``family``, bare ``arch`` and ``test_acc``."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eqlab.papers.ien import claims, tables
+from eqlab.report.references import load_published, order_of_magnitude, published_table, side_by_side
+
+
+def _verdicts(cs):
+    return [c.verdict for c in cs]
+
+
+def _lie_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a later probe that share transform and metric names with the extent rows: must be ignored."""
+    ext = results[results.probe == "extent_of_equivariance"]
+    return pd.concat([results, ext.assign(probe="lie_derivative", value=1e6)], ignore_index=True)
+
+
+def _frames(acc_aug=0.95, rel_ien=(0.1, 0.2)):
+    rows = []
+    for run, rel in (("cnn", (0.5, 0.6)), ("cnn_aug", (0.5, 0.6)), ("ien", rel_ien)):
+        for layer, v in zip(("conv1", "conv2"), rel):
+            rows.append(
+                dict(run=run, probe="extent_of_equivariance", metric="rel", layer=layer, transform="r4", value=v)
+            )
+            rows.append(
+                dict(
+                    run=run,
+                    probe="extent_of_equivariance",
+                    metric="rel",
+                    layer=layer,
+                    transform="rot45_odd",
+                    value=10 * v,
+                )
+            )
+    runs = pd.DataFrame(
+        {
+            "run": ["cnn", "cnn_aug", "ien"],
+            "family": ["cnn"] * 3,
+            "arch": ["rotmnist6"] * 3,
+            "dataset": ["rot_mnist"] * 3,
+            "augment": [False, True, True],
+            "beta": [0.0, 0.0, 0.01],
+            "het": [""] * 3,
+            "test_acc": [0.9, acc_aug, 0.94],
+        }
+    )
+    return _lie_rows(pd.DataFrame(rows)), runs
+
+
+def test_claims_are_computed_and_can_fail():
+    results, runs = _frames()
+    ours = tables.ours_table5(results, runs, "rel")
+    assert list(ours.row) == ["CNN (no aug)", "CNN (aug)", "IEN β=0.01"]
+    assert list(ours.kind) == ["CNN", "CNN-aug", "IEN"]
+    assert list(tables.shown(ours).columns) == ["row", "acc", "conv1", "conv2", "beta"]
+    assert ours.loc["ien", "conv1"] == 0.1  # the quarter turns only; 45° multiples reported apart
+    assert tables.ours_table5(results, runs, "rel", angles="45").loc["ien", "conv1"] == pytest.approx(1.0)
+    assert claims.claim_aug_accuracy(ours).verdict == "holds"
+    assert _verdicts(claims.claim_ien_below_aug(ours)) == ["holds"]
+    results, runs = _frames(acc_aug=0.8, rel_ien=(0.1, 0.7))
+    ours = tables.ours_table5(results, runs, "rel")
+    assert claims.claim_aug_accuracy(ours).verdict == "does not hold"
+    claim = claims.claim_ien_below_aug(ours)[0]
+    assert claim.verdict == "does not hold" and "conv2" in claim.evidence and claim.id == "1b"
+
+
+def test_order_of_magnitude():
+    assert order_of_magnitude(3e-5) == "1e-5"
+    assert order_of_magnitude(4e-5) == "1e-4"
+    assert order_of_magnitude(1.0) == "1e0"
+
+
+KIND_OF_LABEL = {"CNN (no aug)": "CNN", "CNN (aug)": "CNN-aug", "E2CNN": "E2CNN"}
+
+
+def _table(rows: dict[str, tuple[float, list[float], float]]) -> pd.DataFrame:
+    """row label → (acc, per-layer values conv1..conv3, beta); the kind a real run's metadata would give."""
+    recs = [
+        {
+            "row": k,
+            "acc": a,
+            **{f"conv{i + 1}": v for i, v in enumerate(vals)},
+            "beta": b,
+            "kind": KIND_OF_LABEL.get(k, "Het" if k.startswith("Het") else "IEN"),
+        }
+        for k, (a, vals, b) in rows.items()
+    ]
+    return pd.DataFrame(recs).set_index(pd.Index(list(rows), name="run"))
+
+
+def test_ien_paper_claims_hold_and_fail():
+    good = _table(
+        {
+            "CNN (no aug)": (90, [0.5, 0.6, 0.4], 0.0),
+            "CNN (aug)": (95, [0.5, 0.5, 0.3], 0.0),
+            "E2CNN": (96, [1e-12, 1e-11, 1e-12], 0.0),
+            "IEN β=0.01": (95, [0.1, 0.2, 0.1], 0.01),
+            "IEN β=1": (93, [0.01, 0.02, 0.01], 1.0),
+        }
+    )
+    assert claims.claim_e2cnn_exact(good).verdict == "holds"
+    assert claims.claim_ordering(good).verdict == "holds"
+    assert claims.claim_beta_monotone(good).verdict == "holds"
+    assert claims.claim_aug_keeps_error(good).verdict == "holds"
+    bad = good.copy()
+    bad.loc["IEN β=1", "conv2"] = 0.3  # β=1 worse than β=0.01 at conv2
+    bad.loc["E2CNN", "conv1"] = 0.05  # E2CNN above IEN β=1: ordering and exactness both fail
+    assert claims.claim_beta_monotone(bad).verdict == "does not hold"
+    assert "conv2" in claims.claim_beta_monotone(bad).evidence
+    assert claims.claim_e2cnn_exact(bad).verdict == "does not hold"
+    assert claims.claim_ordering(bad).verdict == "does not hold"
+    assert claims.claim_ordering(good.drop(index="E2CNN")).verdict == "not established"
+    assert [
+        c.id
+        for c in (
+            claims.claim_ordering(good),
+            claims.claim_e2cnn_exact(good),
+            claims.claim_beta_monotone(good),
+            claims.claim_aug_keeps_error(good),
+        )
+    ] == ["1", "1a", "2", "3b"]
+
+
+def test_het_is_paired_with_the_ien_of_its_beta():
+    ours = _table(
+        {
+            "IEN β=0.1": (95, [1e-3, 1e-3, 1e-3], 0.1),
+            "Het-IEN β=0.1": (94, [2e-3, 2e-3, 2e-3], 0.1),
+            "Het-IEN β=1": (94, [2e-3, 2e-3, 2e-3], 1.0),
+        }
+    )
+    het = {c.text.split(":")[0]: c for c in claims.claim_het(ours)}
+    assert het["Het-IEN β=0.1"].verdict == "holds" and "IEN β=0.1" in het["Het-IEN β=0.1"].text
+    assert het["Het-IEN β=1"].verdict == "not established" and "needs an IEN β=1 run" in het["Het-IEN β=1"].evidence
+    ours.loc["Het-IEN β=0.1", "acc"] = 90.0  # 5 points below IEN
+    assert claims.claim_het(ours)[0].verdict == "does not hold"
+
+
+def _tim_frames():
+    """Runs on Rot-TIM / R2-TIM / Scale-MNIST with known accuracies and L_G."""
+    spec = [  # run, family, arch, dataset, group, augment, beta, het, upsample, channels, acc, L_G per tap
+        ("r_cnn", "cnn", "resnet18", "rot_tim", "r4", False, 0.0, "", 1, 100, 0.40, 1e3),
+        ("r_aug", "cnn", "resnet18", "rot_tim", "r4", True, 0.0, "", 1, 100, 0.50, 2e3),
+        ("r_ien", "cnn", "resnet18", "rot_tim", "r4", True, 0.1, "", 1, 100, 0.52, 1e-4),
+        ("r_ien_s1", "cnn", "resnet18", "rot_tim", "r4", True, 0.1, "", 1, 100, 0.54, 1e-4),
+        ("r_e2", "e2cnn", "resnet18", "rot_tim", "r4", False, 0.0, "", 1, 100, 0.48, 1e-12),
+        ("v_ien8", "cnn", "vgg", "rot_tim", "r8", True, 0.1, "", 1, 200, 0.45, 1e-3),
+        ("v_het8", "cnn", "vgg", "rot_tim", "r8", True, 0.1, "8-4-2", 1, 138, 0.44, 1e-3),
+        ("v_r4r", "cnn", "vgg", "r2_tim", "r4r", True, 0.1, "", 1, 200, 0.41, 1e-3),
+        ("s_aug56", "cnn", "rotmnist6", "scale_mnist", "scale", True, 0.0, "", 2, 50, 0.90, 1e-1),
+        ("s_ien56", "cnn", "rotmnist6", "scale_mnist", "scale", True, 0.1, "", 2, 50, 0.91, 1e-3),
+    ]
+    rows, runs = [], []
+    for run, fam, arch, ds, g, aug, beta, het, up, ch, acc, lg in spec:
+        runs.append(
+            dict(
+                run=run,
+                family=fam,
+                arch=arch,
+                dataset=ds,
+                group=g,
+                augment=aug,
+                beta=beta,
+                het=het,
+                upsample=up,
+                channels=ch,
+                test_acc=acc,
+            )
+        )
+        for layer in ("stage1", "stage2") if arch == "resnet18" else ("conv1", "conv3"):
+            for metric in ("abs", "rel"):
+                rows.append(
+                    dict(run=run, probe="extent_of_equivariance", metric=metric, layer=layer, transform=g, value=lg)
+                )
+    return _lie_rows(pd.DataFrame(rows)), pd.DataFrame(runs)
+
+
+def test_runs_map_onto_the_published_tables(root):
+    pub = load_published(root / "references/published.csv", "ien")
+    t9 = published_table(pub, "9")
+    assert t9.loc["R4 E2CNN", "ResNet18 stage1"] == "1e-11" and t9.loc["R8 IEN β=0.1", "ResNet18 acc"] == "59.7"
+    results, runs = _tim_frames()
+    cells = tables.ours_cells(results, runs).set_index(["table", "row", "column"])
+    assert cells.loc[("1", "Rot-TIM CNN4-aug", "acc"), "value"] == pytest.approx(50.0)
+    ien_r4 = cells.loc[("1", "Rot-TIM IEN R4", "acc")]
+    assert ien_r4.value == pytest.approx(53.0) and ien_r4.n == 2  # two seeds averaged and counted
+    assert cells.loc[("2", "R2-TIM IEN R4R", "acc"), "value"] == pytest.approx(41.0)
+    assert cells.loc[("4", "VGG Het R8-4-2", "channels"), "value"] == pytest.approx(69.0)
+    assert cells.loc[("9", "R4 E2CNN", "ResNet18 stage1"), "value"] == pytest.approx(1e-12)
+    assert cells.loc[("9", "R8 IEN β=0.1", "VGG conv3"), "value"] == pytest.approx(1e-3)
+    assert cells.loc[("8", "Scale-MNIST 56×56 IEN", "error"), "value"] == pytest.approx(9.0)
+    t1 = side_by_side(pub, tables.ours_cells(results, runs), "1", "small")
+    assert t1.loc["Rot-TIM IEN R4", ("acc", "paper")] == "56.9" and t1.loc["Rot-TIM IEN R4", ("acc", "ours")] == "53.0"
+    assert t1.loc["Rot-TIM IEN R8", ("acc", "ours")] == "—" and t1.loc["Rot-TIM IEN R4", ("ours", "n")] == 2
+    t9 = side_by_side(pub, tables.ours_cells(results, runs), "9", "small")
+    assert t9.loc["R4 E2CNN", ("ResNet18 stage1", "ours")] == "1e-12"
+    t8 = side_by_side(pub, tables.ours_cells(results, runs), "8", "small")
+    assert t8.loc["Scale-MNIST 56×56 CNN-aug (ours only)", ("error", "paper")] == "—"
+    assert "offline" in tables.OFFLINE_ONLY["3"]
+
+
+def test_claims_beyond_rot_mnist_are_computed_and_can_fail():
+    results, runs = _tim_frames()
+    e2 = claims.claim_e2cnn_exact_all(results, runs)
+    assert _verdicts(e2) == ["holds"]
+    below = {c.text.split(":")[0]: c for c in claims.claim_ien_below_aug_all(results, runs)}
+    assert below["r_ien"].verdict == "holds" and below["s_ien56"].verdict == "holds"
+    assert below["v_ien8"].verdict == "not established"  # no R8 CNN-aug
+    assert below["s_ien56"].id == "6" and below["r_ien"].id == "1b"  # the scale group is claim 6
+    het = claims.claim_het_tim(tables.ours_cells(results, runs), runs)
+    assert _verdicts(het) == ["holds"] and "VGG IEN R8" in het[0].text
+    results.loc[(results.run == "s_ien56") & (results.probe == "extent_of_equivariance"), "value"] = 1.0
+    results.loc[(results.run == "r_e2") & (results.probe == "extent_of_equivariance"), "value"] = 1e-6
+    below = {c.text.split(":")[0]: c.verdict for c in claims.claim_ien_below_aug_all(results, runs)}
+    assert below["s_ien56"] == "does not hold"
+    assert _verdicts(claims.claim_e2cnn_exact_all(results, runs)) == ["does not hold"]
+
+
+def test_accuracy_parity_needs_three_seeds():
+    ours = _table({"CNN (aug)": (95, [0.5], 0.0), "E2CNN": (95.5, [1e-12], 0.0), "IEN β=0.1": (94.5, [0.1], 0.1)})
+    claim = claims.claim_accuracy_parity(ours)
+    assert claim.verdict == "not established" and "n = 1 < 3" in claim.evidence
+    three = pd.concat([ours.rename(index=lambda r, i=i: f"{r}_s{i}") for i in range(3)])
+    assert claims.claim_accuracy_parity(three).verdict == "holds"
+    three.loc[three.row == "IEN β=0.1", "acc"] = 90.0
+    assert claims.claim_accuracy_parity(three).verdict == "does not hold"
+
+
+def test_seeds_are_averaged_and_counted():
+    results, runs = _frames()
+    results = pd.concat([results, results[results.run == "ien"].assign(run="ien_s1")])
+    runs = pd.concat([runs, runs[runs.run == "ien"].assign(run="ien_s1", test_acc=0.96)])
+    ours = tables.ours_table5(results, runs, "rel")
+    summary = tables.by_model(ours)
+    assert summary.loc["IEN β=0.01", "n"] == 2 and summary.loc["CNN (aug)", "n"] == 1
+    assert summary.loc["IEN β=0.01", "acc"] == pytest.approx(95.0)
+    assert summary.loc["IEN β=0.01", "acc_std"] == pytest.approx(np.std([94, 96], ddof=1))
+    assert summary.loc["IEN β=0.01", "kind"] == "IEN"
+    assert claims.claim_aug_accuracy(ours).verdict == "holds"  # works with repeated labels
+
+
+def test_beta_monotonicity_averages_seeds_first():
+    ours = _table({"IEN β=0.01": (95, [0.1, 0.2, 0.1], 0.01), "IEN β=1": (93, [0.01, 0.02, 0.01], 1.0)})
+    twin = ours.iloc[[1]].rename(index=lambda r: r + "_s1")
+    assert claims.claim_beta_monotone(pd.concat([ours, twin])).verdict == "holds"

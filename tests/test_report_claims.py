@@ -1,0 +1,86 @@
+"""Generic report machinery: the one Claim type, the verdict table, selectors, and the layering rule
+(papers → report → pandas/matplotlib; nothing in report imports a paper)."""
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from eqlab.report.claims import VERDICTS, Claim, verdict_of, verdict_table
+from eqlab.report.results import accuracy_pct, extent
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "eqlab"
+LONG = "A claim whose text is much longer than the fifty characters pandas shows by default in a cell"
+
+
+def test_verdict_values_are_validated():
+    assert VERDICTS == ("holds", "does not hold", "not established")
+    assert [verdict_of(x) for x in (True, False, None)] == list(VERDICTS)
+    with pytest.raises(ValueError, match="verdict 'maybe'"):
+        Claim("3", "text", "maybe", "evidence")
+    with pytest.raises(ValueError, match="verdict True"):
+        Claim("3", "text", True, "evidence")  # a bool is not a verdict
+    with pytest.raises(ValueError, match="id"):
+        Claim("", "text", "holds", "evidence")
+    with pytest.raises(ValueError, match="low > high"):
+        Claim("6a", "text", "holds", "evidence", interval=(1.0, 0.0))
+
+
+def test_verdict_table_keeps_ids_order_and_full_text():
+    cs = [Claim("6a", LONG, "holds", "ev 1"), Claim("3", "short", "not established", "ev 2")]
+    t = verdict_table(cs)
+    assert list(t.columns) == ["id", "claim", "verdict", "evidence"]
+    assert list(t["id"]) == ["6a", "3"] and t.at[0, "claim"] == LONG  # paper's numbering, order kept, not cut
+    assert list(t.verdict) == ["holds", "not established"]
+    shown = verdict_table(cs, ids=False, label="check")
+    assert list(shown.columns) == ["check", "verdict", "evidence"] and shown.at[0, "check"] == LONG
+
+
+def test_verdict_table_shows_interval_and_n_only_when_known():
+    cs = [Claim("4", "gap", "holds", "ev", interval=(-0.5, 0.8), n=3), Claim("5", "het", "holds", "ev")]
+    t = verdict_table(cs)
+    assert list(t.columns) == ["id", "claim", "verdict", "evidence", "interval", "n"]
+    assert t.at[0, "interval"] == (-0.5, 0.8) and t.at[0, "n"] == 3 and pd.isna(t.at[1, "n"])
+    assert "interval" not in verdict_table(cs[1:]).columns
+
+
+def test_selectors_ignore_other_probes():
+    rows = [
+        dict(run="a", probe=p, metric=m, layer="conv1", transform=t, value=v)
+        for p, v in (("extent_of_equivariance", 1.0), ("lie_derivative", 9.0))
+        for m in ("abs", "rel")
+        for t in ("r4", "rot45_odd")
+    ]
+    results = pd.DataFrame(rows)
+    assert set(extent(results).value) == {1.0} and set(extent(results)["transform"]) == {"r4"}
+    assert list(extent(results, "rel", odd45=True)["transform"]) == ["rot45_odd"]
+    runs = pd.DataFrame({"run": ["a"], "test_acc": [0.9], "val_acc": [0.8]})
+    assert accuracy_pct(runs)["a"] == pytest.approx(90.0) and accuracy_pct(runs, "val")["a"] == pytest.approx(80.0)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+    return out
+
+
+def test_dependencies_point_down_and_modules_stay_small():
+    for path in sorted((SRC / "report").glob("*.py")):
+        bad = [m for m in _imports(path) if m.startswith("eqlab.papers")]
+        assert not bad, f"{path.name} imports {bad}: report must not depend on a paper"
+    for paper in sorted(p.parent for p in (SRC / "papers").glob("*/__init__.py")):
+        for path in paper.glob("*.py"):
+            others = [
+                m
+                for m in _imports(path)
+                if m.startswith("eqlab.papers.") and not m.startswith(f"eqlab.papers.{paper.name}")
+            ]
+            assert not others, f"{paper.name}/{path.name} imports another paper: {others}"
+    for path in [*(SRC / "report").glob("*.py"), *(SRC / "papers").rglob("*.py")]:
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path
