@@ -27,7 +27,7 @@ DATASETS = ("rot_mnist", "scale_mnist", "rot_tim", "r2_tim", "blobs")
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 RUNS = sorted(PARAMS["train"]["models"])
 PROBED = sorted(PARAMS["extract_features"]["runs"])
-ALL = ({"collect", "report@ien", "report@datasets"} | {f"make_dataset@{d}" for d in DATASETS}
+ALL = ({"collect", "report@ien", "report_datasets"} | {f"make_dataset@{d}" for d in DATASETS}
        | {f"{s}@{r}" for s in ("train", "probe_extent") for r in RUNS}
        | {f"{s}@{r}" for s in ("extract_features", "probe_lv_maps") for r in PROBED})
 
@@ -98,14 +98,14 @@ def test_smoke_dag_experiments_and_determinism(repo):
     lock = (repo / "dvc.lock").read_bytes()
     for stage in ("make_dataset@rot_mnist", "make_dataset@blobs", "make_dataset@r2_tim", "train@cnn",
                   "train@r2tim_vgg_e2cnn_r4r", "train@smnist56_ien", "probe_extent@smnist56_ien",
-                  "extract_features@cnn", "probe_lv_maps@cnn", "report@ien", "report@datasets"):
+                  "extract_features@cnn", "probe_lv_maps@cnn", "report@ien", "report_datasets"):
         run(["dvc", "repro", "-f", "-s", stage], repo)
     assert (repo / "dvc.lock").read_bytes() == lock
     assert "up to date" in run(["dvc", "status"], repo)
 
     out = run(["dvc", "exp", "run", "-S", "train.models.ien_r4_b01.ien.beta=0.5"], repo)
     assert ran(out) == {"train@ien_r4_b01", "probe_extent@ien_r4_b01", "extract_features@ien_r4_b01",
-                        "probe_lv_maps@ien_r4_b01", "collect", "report@ien", "report@datasets"}
+                        "probe_lv_maps@ien_r4_b01", "collect", "report@ien"}
     assert json.loads((repo / "reports/runs/ien_r4_b01.json").read_text())["beta"] == 0.5
     diff = run(["dvc", "params", "diff", "--md"], repo)
     assert "train.models.ien_r4_b01.ien.beta" in diff and "profile" in diff
