@@ -133,3 +133,29 @@ def test_every_run_builds_at_paper_scale(root):
         if run.arch == "resnet18" and run.group == "r4" and not run.het:
             assert [t.channels for t in model.taps] == [136, 272, 544, 1088] and taps[0].shape[-1] == 65
     assert {("resnet18", "r4", False), ("vgg", "r8", False), ("vgg", "r4", True)} <= seen
+
+
+@pytest.mark.parametrize("arch,group", [("rotmnist6", "r4"), ("vgg", "r4r"), ("resnet18", "r8")])
+def test_e2cnn_taps_transform_by_their_regular_representation(arch, group):
+    """Each e2cnn tap carries its channel representation: φ(g·x) = ρ(g)·P_g·φ(x) to float64 noise at
+    every tap for every exact element, while the spatial action alone (trivial ρ) is far off — the
+    error drops only when ρ is used. Plain IEN taps are trivial (their groups are only pooled)."""
+    torch.manual_seed(0)
+    shape, kw = (3, 3, 64, 64), dict(width=0.0625, n_classes=5, input_size=33 if arch == "resnet18" else 32)
+    if arch == "rotmnist6":
+        shape, kw = (3, 1, 28, 28), dict(width=0.125, in_channels=1)
+    model = build_model(arch, "e2cnn", group=group, **kw).double()
+    x = torch.rand(*shape, dtype=torch.float64)
+    model.train()
+    model(x)
+    model.eval()
+    assert all(t.rep == group for t in model.taps)
+    assert all(t.rep == "trivial" for t in build_model(arch, "cnn", group_size=4, **kw).taps)
+    with torch.no_grad():
+        _, base = model.forward_taps(x)
+        for g in exact_elements(group_elements(group))[1:]:
+            _, moved = model.forward_taps(g.apply(x))
+            for tap, h, hg in zip(model.taps, base, moved, strict=True):
+                ref = (h**2).sum()
+                assert ((hg - tap.act(h, g)) ** 2).sum() / ref < 1e-24, (g.name, tap.name)
+                assert ((hg - g.apply(h)) ** 2).sum() / ref > 1e-3, (g.name, tap.name)

@@ -15,21 +15,56 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eqlab.groups import Layout, group_pool, het_layout
+from eqlab.groups import (
+    TRIVIAL,
+    Grid,
+    Interp,
+    Layout,
+    Rep,
+    Transform,
+    act_on_features,
+    group_pool,
+    group_spec,
+    het_layout,
+)
 
 
 @dataclass(frozen=True)
 class Tap:
-    """A named layer output whose channels form contiguous feature groups.
+    """A named layer output: its channel layout, the representation its channels carry and its grid.
 
     Homogeneous: ``channels = n_groups × group_size``. Heterogeneous (Het-IEN): ``layout`` lists
     blocks ``(n_groups, group_size)`` in channel order and ``group_size`` is the largest size.
+
+    The action of an element g on this tap's output is ``ρ(g)∘P_g`` (:meth:`act`): ``rep`` says
+    what ρ is — ``"trivial"`` (every channel a scalar field; the plain IEN nets, whose feature
+    groups are only pooled) or a group ID whose *regular* representation permutes the ``|G|``
+    channels of each field (the e2cnn twins) — and ``grid`` where the feature pixels sit on the image
+    (``None``: centred on the image grid, the stride read from the sizes; every architecture here is
+    built that way) so that P_g is the same action as on images.
     """
 
     name: str
     channels: int
     group_size: int
     layout: tuple[tuple[int, int], ...] | None = None
+    rep: str = "trivial"
+    grid: Grid | None = None
+
+    def representation(self) -> Rep:
+        """ρ: the trivial representation, or the regular representation of group ``rep``."""
+        if self.rep == "trivial":
+            return TRIVIAL
+        regular = group_spec(self.rep).regular
+        if regular is None or regular.size != self.group_size:
+            raise ValueError(f"tap {self.name!r}: group {self.rep!r} has no regular representation of size "
+                             f"{self.group_size}")
+        return regular
+
+    def act(self, h: torch.Tensor, g: Transform, image_size: tuple[int, int] | None = None,
+            interp: Interp = "bilinear") -> torch.Tensor:
+        """``ρ(g)·P_g·h`` for this tap's output ``h`` (``image_size`` is needed with an explicit grid)."""
+        return act_on_features(h, g, self.representation(), self.grid, image_size, interp)
 
     @property
     def blocks(self) -> tuple[tuple[int, int], ...]:

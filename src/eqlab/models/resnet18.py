@@ -77,7 +77,7 @@ class ResNet18E2(TappedModel):
                 stages.append(e2.E2Sequential(types[i], *body))
         self.blocks = nn.ModuleList(stages)
         self.head = PoolAvgHead(size, fields[-1], n_classes)
-        self.taps = tuple(Tap(f"stage{i + 1}", fields[i + 1] * size, size) for i in range(4))
+        self.taps = tuple(Tap(f"stage{i + 1}", fields[i + 1] * size, size, rep=group) for i in range(4))
 
 
 def model_kwargs(run: RunSpec, width: float, input_size: int) -> dict[str, Any]:

@@ -76,7 +76,7 @@ class RotMnist6E2(TappedModel):
             t_in = t_out
         self.blocks = nn.ModuleList(blocks)
         self.head = GroupPoolHead(size, fields[-1], max(16, round(HIDDEN * width)), n_classes)
-        self.taps = tuple(Tap(f"conv{i + 1}", f * size, size) for i, f in enumerate(fields))
+        self.taps = tuple(Tap(f"conv{i + 1}", f * size, size, rep=group) for i, f in enumerate(fields))
 
 
 def model_kwargs(run: RunSpec, width: float, input_size: int) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class VGGE2(TappedModel):
             t_in = t_out
         self.blocks = nn.ModuleList(blocks)
         self.head = PoolAvgHead(size, fields[-1], n_classes, max(16, round(VGG_HIDDEN * width)))
-        self.taps = tuple(Tap(f"conv{i + 1}", f * size, size) for i, f in enumerate(fields))
+        self.taps = tuple(Tap(f"conv{i + 1}", f * size, size, rep=group) for i, f in enumerate(fields))
 
 
 def model_kwargs(run: RunSpec, width: float, input_size: int) -> dict[str, Any]:
