@@ -131,7 +131,12 @@ def _lv_rows(specs, feats, elements, ridge_lambda: float, fit_fraction: float, s
         for i, g in enumerate(elements[1:], start=1):
             mask = g.valid_mask(hh, ww).numpy()
             aligned = g.inverse().apply(torch.from_numpy(phi[i])).numpy()
-            a, b = fit_ridge(pixels(aligned[fit], mask), pixels(base[fit], mask), ridge_lambda)
+            xs, ys = pixels(aligned[fit], mask), pixels(base[fit], mask)
+            try:
+                a, b = fit_ridge(xs, ys, ridge_lambda)
+            except np.linalg.LinAlgError:  # constant fit features (zero Gram): least squares, min-norm
+                log.warning("layer %s, %s: degenerate ridge fit, using least squares", spec.name, g.name)
+                a, b = fit_ridge(xs, ys, 0.0)
             ridge = apply_1x1(aligned[ev], a.astype(aligned.dtype), b.astype(aligned.dtype))
             for metric, pred in (("p_only", aligned[ev]), ("ridge", ridge)):
                 rows.append(
