@@ -16,6 +16,14 @@ each layer φ is from the law ``φ(g·x) = g·φ(x)`` (the action on features pu
 
 The model runs in eval mode (BatchNorm statistics, no dropout); its mode, device and hooks are
 restored afterwards. Nothing is cached between calls.
+
+Example (random weights; run by the tests)::
+
+    import torch, torchvision
+    from eqlab.measure import measure
+    model = torchvision.models.resnet18(weights=None)
+    table = measure(model, torch.rand(4, 3, 64, 64), group="r4", layers=["layer1", "layer2"])
+    print(table.pivot_table(index="layer", columns="metric", values="value", sort=False))
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from torch import nn
 from eqlab.groups import Transform, get_transform, group_elements, group_pool
 from eqlab.metrics.equivariance import layer_terms, stack_orbit
 from eqlab.models.hooks import LayerSpec, LayerTaps, resolve_layers
-from eqlab.probes.lie import FLOWS, lie_derivative
+from eqlab.probes.lie import FLOWS, lie_derivatives
 from eqlab.probes.ridge import apply_1x1, fit_ridge, pixels
 
 log = logging.getLogger(__name__)
@@ -79,8 +87,10 @@ def as_images(images: np.ndarray | torch.Tensor, model: nn.Module) -> torch.Tens
         x = x.unsqueeze(1)
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     want = f"(N, {first.in_channels if first else 'C'}, H, W)"
+    if first is None or first.in_channels == 1:
+        want += " or (N, H, W)"
     if x.ndim != 4 or len(x) == 0 or (first is not None and x.shape[1] != first.in_channels):
-        raise ValueError(f"images must have shape {want} or (N, H, W) for one channel; got {tuple(x.shape)}")
+        raise ValueError(f"images must have shape {want}; got {tuple(x.shape)}")
     dtype, _ = _model_dtype_device(model)
     return x.to(dtype) / 255.0 if x.dtype == torch.uint8 else x.to(dtype)
 
@@ -227,14 +237,15 @@ def _measure(model, x, specs, elements, metrics, flows, batch_size, dev, seed, r
                     if "lv" in metrics:
                         for j, part in enumerate(h.chunk(len(elements))):
                             feats[spec.name][j].append(part.cpu().numpy())
-            for flow in flows:
-                lies, phis = lie_derivative(
-                    lambda z: [_pooled(h, s) for s, h in zip(specs, taps(z), strict=True)], xb, flow
+            if flows:
+                pooled = lie_derivatives(
+                    lambda z: [_pooled(h, s) for s, h in zip(specs, taps(z), strict=True)], xb, flows
                 )
-                for spec, lp, p in zip(specs, lies, phis, strict=True):
-                    acc = lie[(spec.name, flow)]
-                    acc[0] += float((lp.double() ** 2).sum())
-                    acc[1] += float((p.double() ** 2).sum())
+                for flow, (lies, phis) in pooled.items():
+                    for spec, lp, p in zip(specs, lies, phis, strict=True):
+                        acc = lie[(spec.name, flow)]
+                        acc[0] += float((lp.double() ** 2).sum())
+                        acc[1] += float((p.double() ** 2).sum())
             log.debug("measured images %d–%d of %d", i, min(i + batch_size, len(x)), len(x))
     rows: list[dict] = []
     if "extent" in metrics:

@@ -118,6 +118,39 @@ def apply_flow(x: torch.Tensor, flow: str, t: float) -> torch.Tensor:
     return _shift(x, t, -1 if flow == "translate_x" else -2)
 
 
+def lie_derivatives(
+    fn: Callable[[torch.Tensor], torch.Tensor | Sequence[torch.Tensor]],
+    x: torch.Tensor,
+    flows: Sequence[str],
+    rate: float = 1.0,
+    strides: Sequence[float] | None = None,
+) -> dict[str, tuple[list[torch.Tensor], list[torch.Tensor]]]:
+    """For each flow, ``(Lφ(x), φ(x))`` for every 4-D map ``fn`` returns, the flow run as ``T_{rate·t}``.
+
+    ``fn`` maps ``(B, C, H, W)`` images to one map or a sequence of maps (e.g. pooled taps); it must
+    be differentiable in forward mode and act on each image independently (eval mode), since all
+    flows go through one forward pass on ``len(flows)`` stacked copies of ``x``. ``strides`` (one per
+    map) default to :func:`infer_stride` of the sizes (widths for ``translate_x``, else heights). The
+    result is linear in ``rate``: a flow run twice as fast has twice the derivative."""
+    flows = [check_flow(f) for f in flows]
+    b = len(x)
+    tangent = torch.cat([rate * generator(x, f) for f in flows])
+    with torch.no_grad(), fwAD.dual_level():
+        out = fn(fwAD.make_dual(x.repeat(len(flows), *([1] * (x.ndim - 1))), tangent))
+        outs = [out] if isinstance(out, torch.Tensor) else list(out)
+        pairs = [fwAD.unpack_dual(o) for o in outs]
+        prims = [p.primal.clone() for p in pairs]
+        tangs = [torch.zeros_like(p.primal) if p.tangent is None else p.tangent.clone() for p in pairs]
+    result = {}
+    for i, flow in enumerate(flows):
+        prim = [p[i * b : (i + 1) * b] for p in prims]
+        axis = -1 if flow == "translate_x" else -2
+        st = strides if strides is not None else [infer_stride(x.shape[axis], p.shape[axis]) for p in prim]
+        lie = [t[i * b : (i + 1) * b] - rate * generator(p, flow, s) for p, t, s in zip(prim, tangs, st, strict=True)]
+        result[flow] = (lie, prim)
+    return result
+
+
 def lie_derivative(
     fn: Callable[[torch.Tensor], torch.Tensor | Sequence[torch.Tensor]],
     x: torch.Tensor,
@@ -125,21 +158,5 @@ def lie_derivative(
     rate: float = 1.0,
     strides: Sequence[float] | None = None,
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """``Lφ(x)`` and ``φ(x)`` for each 4-D map ``fn`` returns, for the flow ``T_{rate·t}``.
-
-    ``fn`` maps ``(B, C, H, W)`` images to one map or a sequence of maps (e.g. pooled taps); it must
-    be differentiable in forward mode. ``strides`` default to :func:`infer_stride` of the heights.
-    The result is linear in ``rate`` (a flow run ``rate`` times as fast has ``rate`` times the
-    derivative)."""
-    check_flow(flow)
-    with torch.no_grad(), fwAD.dual_level():
-        out = fn(fwAD.make_dual(x, rate * generator(x, flow)))
-        outs = [out] if isinstance(out, torch.Tensor) else list(out)
-        pairs = [fwAD.unpack_dual(o) for o in outs]
-        prim = [p.primal.clone() for p in pairs]
-        tang = [torch.zeros_like(p.primal) if p.tangent is None else p.tangent.clone() for p in pairs]
-    if strides is None:
-        axis = -1 if flow == "translate_x" else -2
-        strides = [infer_stride(x.shape[axis], p.shape[axis]) for p in prim]
-    lie = [t - rate * generator(p, flow, s) for p, t, s in zip(prim, tang, strides, strict=True)]
-    return lie, prim
+    """``(Lφ(x), φ(x))`` for one flow; see :func:`lie_derivatives`."""
+    return lie_derivatives(fn, x, [flow], rate, strides)[flow]
