@@ -202,6 +202,7 @@ def summary(df) -> str:
 
     order = df.drop_duplicates("layer").sort_values("layer_index")["layer"]
     table = pd.concat(parts, axis=1).reindex(order)
+    table.columns.name = None
     return table.to_string(float_format=lambda v: f"{v:.3g}")
 
 
