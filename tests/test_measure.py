@@ -214,6 +214,9 @@ def test_clear_errors_and_hooks_removed_on_error():
         measure(model, torch.rand(2, 3, 12, 12))
     with pytest.raises(ValueError, match="unknown group"):
         measure(model, x, group="r5")
+    with pytest.raises(ValueError, match=r"\['rot90', 'rot270'\] swap rows and columns: they need square images"):
+        measure(model, torch.rand(2, 1, 12, 16), group="r4")
+    measure(model, torch.rand(2, 1, 12, 16), transforms=["rot180", "hflip"], metrics=["extent"])
     broken = nn.Sequential(nn.Conv2d(1, 2, 3), _Boom())
     with pytest.raises(RuntimeError, match="boom"), LayerTaps(broken, [LayerSpec("0", "0")], stop_early=False) as taps:
         taps(x)

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 METRICS: tuple[str, ...] = ("extent", "lv", "lie")
 DEFAULT_GROUP = "r4"
 COLUMNS = ["layer", "layer_index", "probe", "transform", "metric", "value"]
+Terms = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # summed squared error, squared reference, count per g
 
 
 def _check_names(kind: str, names: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
@@ -99,7 +100,7 @@ def _pooled(h: torch.Tensor, spec: LayerSpec) -> torch.Tensor:
     return h if spec.blocks is None else group_pool(h, spec.blocks)
 
 
-def _extent_rows(specs, sums, elements) -> list[dict]:
+def _extent_rows(specs: Sequence[LayerSpec], sums: dict[str, Terms], elements: Sequence[Transform]) -> list[dict]:
     rows = []
     for spec in specs:
         sq, rf, cnt = sums[spec.name]
@@ -127,7 +128,14 @@ def _residual(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
     return float(num / max(((target.astype(np.float64) ** 2) * m).sum(), 1e-300))
 
 
-def _lv_rows(specs, feats, elements, ridge_lambda: float, fit_fraction: float, seed: int) -> list[dict]:
+def _lv_rows(
+    specs: Sequence[LayerSpec],
+    feats: dict[str, list[np.ndarray]],
+    elements: Sequence[Transform],
+    ridge_lambda: float,
+    fit_fraction: float,
+    seed: int,
+) -> list[dict]:
     """Lenc & Vedaldi residuals on the held-out images (the fit/held-out split is seeded)."""
     n = len(feats[specs[0].name][0])
     order = np.random.default_rng(seed).permutation(n)
@@ -185,6 +193,9 @@ def measure(
     ``("extent", "lv", "lie")``; ``flows`` ⊆ ``("rotate", "translate_x", "translate_y", "scale")``.
     ``lv`` needs ≥ 2 images (``fit_fraction`` of them fit the ridge maps, the rest score them).
     ``device`` moves the model there for the call (back afterwards). ``seed`` fixes the fit split.
+    ``lv`` keeps every layer's maps of all images and their transforms in memory (the ridge fit needs
+    them at once); ``extent`` and ``lie`` accumulate sums batch by batch. ``lie_rel`` is per unit of
+    t squared: radians for rotation, input pixels for translations, log-scale for scaling.
     """
     metrics = _check_names("metrics", metrics, METRICS)
     flows = _check_names("flows", flows, FLOWS) if "lie" in metrics else ()
@@ -196,8 +207,13 @@ def measure(
     x = as_images(images, model)
     if "lv" in metrics and len(x) < 2:
         raise ValueError(f"the lv metric needs at least 2 images (fit and held-out), got {len(x)}")
-    if any(g.kind == "rotate" and g.param % 180 for g in elements) and x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"rotations by odd quarter turns need square images, got {tuple(x.shape[-2:])}")
+    swaps = [
+        g.name
+        for g in elements
+        if g.exact and (g.kind == "rotate" and g.param % 180 or g.kind == "flip" and g.param >= 2)
+    ]
+    if swaps and x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{swaps} swap rows and columns: they need square images, got {tuple(x.shape[-2:])}")
     _, home = _model_dtype_device(model)
     run_on = torch.device(device) if device is not None else home
     was_training = model.training
@@ -218,9 +234,21 @@ def measure(
     return df[COLUMNS]
 
 
-def _measure(model, x, specs, elements, metrics, flows, batch_size, dev, seed, ridge_lambda, fit_fraction):
+def _measure(
+    model: nn.Module,
+    x: torch.Tensor,
+    specs: Sequence[LayerSpec],
+    elements: Sequence[Transform],
+    metrics: Sequence[str],
+    flows: Sequence[str],
+    batch_size: int,
+    dev: torch.device,
+    seed: int,
+    ridge_lambda: float,
+    fit_fraction: float,
+) -> list[dict]:
     names = [s.name for s in specs]
-    sums = {n: None for n in names}
+    sums: dict[str, Terms] = {}
     feats: dict[str, list[list[np.ndarray]]] = {n: [[] for _ in elements] for n in names}
     lie = {(n, f): [0.0, 0.0] for n in names for f in flows}
     with LayerTaps(model, specs) as taps:
@@ -231,9 +259,9 @@ def _measure(model, x, specs, elements, metrics, flows, batch_size, dev, seed, r
                     outs = taps(stack_orbit(xb, elements))
                 for spec, h in zip(specs, outs, strict=True):
                     if "extent" in metrics:
-                        t = layer_terms(h.double(), elements, spec.blocks or 1)
-                        prev = sums[spec.name]
-                        sums[spec.name] = t if prev is None else tuple(a + b for a, b in zip(prev, t, strict=True))
+                        sq, rf, cnt = layer_terms(h.double(), elements, spec.blocks or 1)
+                        prev = sums.get(spec.name)
+                        sums[spec.name] = (sq, rf, cnt) if prev is None else (prev[0] + sq, prev[1] + rf, prev[2] + cnt)
                     if "lv" in metrics:
                         for j, part in enumerate(h.chunk(len(elements))):
                             feats[spec.name][j].append(part.cpu().numpy())
@@ -249,7 +277,7 @@ def _measure(model, x, specs, elements, metrics, flows, batch_size, dev, seed, r
             log.debug("measured images %d–%d of %d", i, min(i + batch_size, len(x)), len(x))
     rows: list[dict] = []
     if "extent" in metrics:
-        rows += _extent_rows(specs, {n: tuple(t.cpu() for t in v) for n, v in sums.items()}, elements)
+        rows += _extent_rows(specs, {n: (a.cpu(), b.cpu(), c.cpu()) for n, (a, b, c) in sums.items()}, elements)
     if "lv" in metrics:
         stacked = {n: [np.concatenate(parts) for parts in v] for n, v in feats.items()}
         rows += _lv_rows(specs, stacked, elements, ridge_lambda, fit_fraction, seed)
