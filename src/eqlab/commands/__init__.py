@@ -1,0 +1,1 @@
+"""Sub-commands of the ``eqlab`` CLI (see :mod:`eqlab.__main__`)."""
