@@ -64,7 +64,7 @@ def framed() -> torch.Tensor:
 @pytest.fixture(scope="module")
 def e2_c4() -> nn.Module:
     torch.manual_seed(0)
-    model = build_model("rotmnist6_e2", width=0.125, group="r4")
+    model = build_model("rotmnist6", "e2cnn", width=0.125, group="r4")
     x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     model.train()
     with torch.no_grad():  # non-trivial BatchNorm statistics
@@ -280,3 +280,12 @@ def test_cli_writes_the_table_and_fails_in_one_line(tmp_path, capsys):
 
     assert main(["measure", "--model", "torchvision:resnet18", "--images", str(tmp_path / "missing.npy")]) == 2
     assert "missing.npy" in capsys.readouterr().err
+
+
+def test_lv_uses_the_taps_representation(e2_c4):
+    """On an e2cnn twin, undoing g with ρ(g)∘P_g (the tap's regular representation) leaves float noise,
+    so P_only is ~0 at every layer for the exact quarter turns."""
+    x = torch.rand(6, 1, 28, 28, dtype=torch.float64)
+    table = measure(e2_c4, x, group="r4", metrics=("lv",))
+    p_only = table[table.metric == "p_only"]
+    assert len(p_only) == 6 * 3 and p_only.value.max() < 1e-20

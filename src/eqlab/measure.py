@@ -2,14 +2,16 @@
 
 ``measure(model, images)`` taps layers of any ``torch.nn.Module`` (a torchvision network, one of our
 :class:`~eqlab.models.TappedModel`\\ s, a model with a loaded state dict) and scores, per layer, how far
-each layer φ is from the law ``φ(g·x) = g·φ(x)`` (the action on features purely spatial):
+each layer φ is from the law ``φ(g·x) = ρ(g)·P_g·φ(x)`` (P_g the same action on the feature grid; ρ the
+tap's channel representation for our TappedModels — regular fields of e2cnn twins — else trivial):
 
 * ``extent`` (probe ``extent``, IEN): ``e_g = MSE(g⁻¹·ĥ(g·x), ĥ(x))`` per element g and, in the row
   with transform ``all``, ``L_G = Σ_g e_g``; ``extent_rel = Σ‖g⁻¹·ĥ(g·x) − ĥ(x)‖² / Σ‖ĥ(x)‖²``. ĥ is
   the group-pooled map for taps with feature groups, the raw map otherwise;
 * ``p_only`` and ``ridge`` (probe ``lv``, Lenc & Vedaldi): ``‖M φ(g·x) − φ(x)‖² / ‖φ(x)‖²`` on held-out
-  images with ``M = P_g⁻¹`` or ``M = F ∘ P_g⁻¹``, F a 1×1 channel map + bias fitted in closed form
-  (ridge) on the other images; φ is the raw map (F may learn how g permutes channels);
+  images with ``M = (ρ(g)P_g)⁻¹`` or ``M = F ∘ (ρ(g)P_g)⁻¹``, F a 1×1 channel map + bias fitted in closed
+  form (ridge) on the other images; φ is the raw map (where ρ is unknown, F may learn how g permutes
+  channels);
 * ``lie_abs`` and ``lie_rel`` (probe ``lie``, Gruver et al.): the Lie derivative ``Lφ(x)`` of
   :mod:`eqlab.probes.lie` for each flow: ``lie_abs`` = mean over images of ‖Lφ(x)‖²,
   ``lie_rel`` = Σ‖Lφ(x)‖² / Σ‖φ(x)‖² (φ pooled like ĥ).
@@ -148,7 +150,8 @@ def _lv_rows(
         hh, ww = base.shape[-2:]
         for i, g in enumerate(elements[1:], start=1):
             mask = g.valid_mask(hh, ww).numpy()
-            aligned = g.inverse().apply(torch.from_numpy(phi[i])).numpy()
+            moved = torch.from_numpy(phi[i])  # φ(g·x); undo g with the layer's own action
+            aligned = (spec.tap.act(moved, g.inverse()) if spec.tap else g.inverse().apply(moved)).numpy()
             xs, ys = pixels(aligned[fit], mask), pixels(base[fit], mask)
             try:
                 a, b = fit_ridge(xs, ys, ridge_lambda)

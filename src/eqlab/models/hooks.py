@@ -16,7 +16,7 @@ from types import TracebackType
 import torch
 from torch import nn
 
-from eqlab.models import TappedModel
+from eqlab.models import Tap, TappedModel
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,14 @@ Layout = tuple[tuple[int, int], ...]
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer to tap: its display ``name``, the module ``path`` and the feature-group ``blocks``
-    (``None``: the raw map, each channel its own group)."""
+    """One layer to tap: its display ``name``, the module ``path``, the feature-group ``blocks``
+    (``None``: the raw map, each channel its own group) and, for a TappedModel's tap, the ``tap``
+    itself (its channel representation ρ: g acts on the map as ρ(g)∘P_g; ``None``: P_g alone)."""
 
     name: str
     path: str
     blocks: Layout | None = None
+    tap: Tap | None = None
 
 
 class _Stop(Exception):
@@ -132,7 +134,7 @@ def resolve_layers(model: nn.Module, sample: torch.Tensor, layers: Sequence[str]
     ``ValueError`` listing the available ones."""
     taps: dict[str, LayerSpec] = {}
     if isinstance(model, TappedModel):
-        taps = {t.name: LayerSpec(t.name, f"blocks.{i}", t.blocks) for i, t in enumerate(model.taps)}
+        taps = {t.name: LayerSpec(t.name, f"blocks.{i}", t.blocks, t) for i, t in enumerate(model.taps)}
         if layers is None:
             return list(taps.values())
     found = discover(model, sample)
