@@ -1,8 +1,8 @@
-"""DVC stage probe_extent@<run>: the extent of equivariance of a trained model, per tap.
+"""DVC stage probe_extent@<run>: the extent of equivariance and the Lie derivative of a trained model, per tap.
 
 Reads the model (``config.json`` + state dict) and the test split of its dataset; writes
 ``results.parquet`` (long rows, see :mod:`eqlab.probes.extent`) and a metrics JSON with the mean
-relative error over the taps.
+relative errors over the taps.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from eqlab.cli import run_stage
 from eqlab.data.store import load_split, to_float
 from eqlab.io import atomic_path, read_json, write_json
 from eqlab.models import load_trained
-from eqlab.params import build, profile_of, section
-from eqlab.probes.extent import ROT45_ODD, ExtentProfile, extent_rows
+from eqlab.params import build, check_choice, profile_of, section
+from eqlab.probes.extent import LIE_PROBE, PROBE, ROT45_ODD, ExtentProfile, extent_rows, lie_rows
 from eqlab.probes.frame import probe_frame
+from eqlab.probes.lie import FLOWS
 from eqlab.train.device import device_from_params
 
 log = logging.getLogger("probe_extent")
@@ -31,21 +32,28 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     profile = profile_of(params)
     prof = build(ExtentProfile, section(params, f"probe_extent.{profile}"), f"probe_extent.{profile}")
     group = section(params, "probe_extent.group_without_groups")
+    flows = tuple(section(params, "probe_extent.lie_flows"))
+    for i, f in enumerate(flows):
+        check_choice(f"probe_extent.lie_flows[{i}]", f, FLOWS)
     config = read_json(Path(args.model_dir) / "config.json")
     device = device_from_params(params)
     model = load_trained(args.model_dir, device)
     test = load_split(args.data, "test")
     n = min(prof.n_images, len(test.labels))
     x = to_float(torch.from_numpy(test.images)[:n])
-    df = probe_frame(extent_rows(model, x, config["group"] or group), config)
+    rows = extent_rows(model, x, config["group"] or group)
+    if flows:
+        rows += lie_rows(model, x[: prof.n_images_lie], flows)
+    df = probe_frame(rows, config)
     with atomic_path(args.out) as tmp:
         tmp.mkdir()
         df.to_parquet(tmp / "results.parquet", index=False)
-    rel = df[df.metric == "rel"]
-    summary = {"n_images": n,
-               "rel_mean": float(rel[rel.transform != ROT45_ODD].value.mean())}
+    rel = df[(df.metric == "rel") & (df.probe == PROBE)]
+    summary = {"rel_mean": float(rel[rel.transform != ROT45_ODD].value.mean())}
     if (rel.transform == ROT45_ODD).any():
         summary["rel45_mean"] = float(rel[rel.transform == ROT45_ODD].value.mean())
+    lie = df[(df.metric == "rel") & (df.probe == LIE_PROBE)]
+    summary.update({f"lie_rel_mean_{f}": float(v) for f, v in lie.groupby("transform").value.mean().items()})
     write_json(args.metrics, summary)
     log.info("%s: %d rows, mean relative error %.3g → %s", args.run, len(df), summary["rel_mean"], args.out)
 

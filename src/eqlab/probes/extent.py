@@ -6,6 +6,13 @@ turns; R4R: all of D4; scale: its rescalings, compared where both maps carry con
 (Σ‖·‖² / Σ‖ĥ(x)‖²). For rotation groups the odd multiples of 45° (interpolated, compared inside the
 inscribed disk) are measured apart, as ``transform = "rot45_odd"``. The math is
 :mod:`eqlab.metrics.equivariance`, shared with the IEN training loss.
+
+Beside it, the **Lie derivative** of each tap (Gruver et al. 2022; :mod:`eqlab.probes.lie`) for the
+continuous flows in ``flows`` (rotation, translations, scaling): rows with ``probe =
+"lie_derivative"``, ``transform`` = the flow, ``metric`` ``abs`` (mean ‖Lĥ(x)‖² per image) and ``rel``
+(Σ‖Lĥ(x)‖² / Σ‖ĥ(x)‖²), on the group-pooled maps like the extent. A C4-exact model reads ~0 extent but
+a non-zero rotation Lie derivative: the two answer different questions (discrete group vs local
+continuous motion).
 """
 
 from __future__ import annotations
@@ -23,11 +30,15 @@ ROT45_ODD = "rot45_odd"  # the odd multiples of 45° (rot45, rot135, rot225, rot
 ODD45 = ("identity", "rot45", "rot135", "rot225", "rot315")
 
 
+LIE_PROBE = "lie_derivative"
+
+
 @dataclass(frozen=True)
 class ExtentProfile:
     """``probe_extent.<profile>``."""
 
     n_images: int = field(metadata={"min": 1})  # the first n test images
+    n_images_lie: int = field(default=256, metadata={"min": 1})  # the first n test images for the Lie derivative
 
 
 def extent_rows(model: TappedModel, x: torch.Tensor, group: str) -> list[dict]:
@@ -41,3 +52,13 @@ def extent_rows(model: TappedModel, x: torch.Tensor, group: str) -> list[dict]:
             for metric, v in vals.items():
                 rows.append(dict(layer=layer, transform=transform, probe=PROBE, metric=metric, value=float(v)))
     return rows
+
+
+def lie_rows(model: TappedModel, x: torch.Tensor, flows: tuple[str, ...], batch_size: int = 64) -> list[dict]:
+    """Lie-derivative rows per tap and flow for ``model`` (eval mode) on float images ``x``."""
+    from eqlab.measure import measure
+
+    table = measure(model, x, metrics=("lie",), flows=flows, batch_size=batch_size)
+    names = {"lie_abs": "abs", "lie_rel": "rel"}
+    return [dict(layer=r.layer, transform=r.transform, probe=LIE_PROBE, metric=names[r.metric], value=float(r.value))
+            for r in table.itertuples()]
