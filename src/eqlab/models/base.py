@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+if TYPE_CHECKING:
+    from eqlab.runs import RunSpec
 from eqlab.groups import (
     TRIVIAL,
     Grid,
@@ -92,6 +95,25 @@ def ien_fields(base: int, mult: tuple[int, ...], group_size: int, width: float) 
     groups get ``base·√(4/|G|)`` fields, so IEN, CNN and E2CNN keep equal inference channels."""
     f = base * math.sqrt(4 / group_size)
     return tuple(max(1, round(round(f) * width * m)) for m in mult)
+
+
+def family_kwargs(run: RunSpec, width: float) -> dict[str, Any]:
+    """The builder arguments every architecture shares: ``width``, then the e2cnn twin's ``group`` or
+    the plain net's ``group_size`` (fields × |G| channels) and Het-IEN layout."""
+    if run.family == "e2cnn":
+        return {"width": width, "group": run.group}
+    kwargs: dict[str, Any] = {"width": width, "group_size": run.group_size}
+    if run.het:
+        kwargs["het"] = list(run.het)
+    return kwargs
+
+
+def build_family(plain: type[TappedModel], twin: type[TappedModel], family: str, **kwargs: Any) -> TappedModel:
+    """``plain(**kwargs)`` for family ``cnn`` (``het`` as a tuple), ``twin(**kwargs)`` for ``e2cnn``."""
+    if family == "e2cnn":
+        return twin(**kwargs)
+    het = kwargs.pop("het", None)
+    return plain(het=tuple(het) if het else None, **kwargs)
 
 
 class TappedModel(nn.Module):

@@ -17,7 +17,16 @@ from typing import Any
 
 from torch import nn
 
-from eqlab.models.base import PoolAvgHead, Resize, Tap, TappedModel, channel_layouts, ien_fields
+from eqlab.models.base import (
+    PoolAvgHead,
+    Resize,
+    Tap,
+    TappedModel,
+    build_family,
+    channel_layouts,
+    family_kwargs,
+    ien_fields,
+)
 from eqlab.models.cnn import BasicBlock
 from eqlab.runs import RunSpec
 
@@ -84,19 +93,8 @@ def model_kwargs(run: RunSpec, width: float, input_size: int) -> dict[str, Any]:
     """The builder arguments params decide: the odd input size is the profile's ``input_size + 1``."""
     if run.upsample > 1:
         raise ValueError("upsample applies to arch 'rotmnist6' only")
-    kwargs: dict[str, Any] = {"width": width}
-    if run.family == "e2cnn":
-        kwargs["group"] = run.group
-    else:
-        kwargs["group_size"] = run.group_size
-        if run.het:
-            kwargs["het"] = list(run.het)
-    kwargs["input_size"] = input_size + 1
-    return kwargs
+    return {**family_kwargs(run, width), "input_size": input_size + 1}
 
 
 def build(family: str, **kwargs: Any) -> TappedModel:
-    if family == "e2cnn":
-        return ResNet18E2(**kwargs)
-    het = kwargs.pop("het", None)
-    return ResNet18(het=tuple(het) if het else None, **kwargs)
+    return build_family(ResNet18, ResNet18E2, family, **kwargs)

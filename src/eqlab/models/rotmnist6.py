@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import nn
 
-from eqlab.models.base import GroupPoolHead, Tap, TappedModel, channel_layouts
+from eqlab.models.base import GroupPoolHead, Tap, TappedModel, build_family, channel_layouts, family_kwargs
 from eqlab.models.cnn import conv_bn_act
 from eqlab.runs import RunSpec
 
@@ -80,24 +80,16 @@ class RotMnist6E2(TappedModel):
 
 
 def model_kwargs(run: RunSpec, width: float, input_size: int) -> dict[str, Any]:
-    """The builder arguments params decide (the data adds ``in_channels`` and ``n_classes``)."""
-    del input_size  # the 6-layer net takes its dataset's size (×upsample)
-    kwargs: dict[str, Any] = {"width": width}
-    if run.family == "e2cnn":
-        if run.upsample > 1:
-            raise ValueError("upsample applies to family 'cnn' only")
-        kwargs["group"] = run.group
-        return kwargs
-    kwargs["group_size"] = run.group_size
+    """The builder arguments params decide (the data adds ``in_channels`` and ``n_classes``); the net
+    takes its dataset's size, ``upsample`` times (family ``cnn``)."""
+    del input_size
+    kwargs = family_kwargs(run, width)
     if run.upsample > 1:
+        if run.family == "e2cnn":
+            raise ValueError("upsample applies to family 'cnn' only")
         kwargs["upsample"] = run.upsample
-    if run.het:
-        kwargs["het"] = list(run.het)
     return kwargs
 
 
 def build(family: str, **kwargs: Any) -> TappedModel:
-    if family == "e2cnn":
-        return RotMnist6E2(**kwargs)
-    het = kwargs.pop("het", None)
-    return RotMnist6(het=tuple(het) if het else None, **kwargs)
+    return build_family(RotMnist6, RotMnist6E2, family, **kwargs)
