@@ -35,8 +35,8 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     flows = tuple(section(params, "probe_extent.lie_flows"))
     for i, f in enumerate(flows):
         check_choice(f"probe_extent.lie_flows[{i}]", f, FLOWS)
-    config = read_json(Path(args.model_dir) / "config.json")
     device = device_from_params(params)
+    config = read_json(Path(args.model_dir) / "config.json")
     model = load_trained(args.model_dir, device)
     test = load_split(args.data, "test")
     n = min(prof.n_images, len(test.labels))

@@ -39,9 +39,9 @@ def summarise(df: pd.DataFrame) -> dict[str, float]:
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     cfg = build(LVConfig, section(params, "probe_lv_maps"), "probe_lv_maps")
+    device = device_from_params(params)
     config = read_json(Path(args.model_dir) / "config.json")
     manifest = read_manifest(args.features)
-    device = device_from_params(params)
     torch.manual_seed(cfg.seed)
     model = load_trained(args.model_dir, device)
     rows: list[dict] = []

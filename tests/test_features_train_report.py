@@ -96,3 +96,18 @@ def test_scrub_removes_time_stamps():
     scrub(nb)
     assert nb.metadata["papermill"] == {"parameters": {"a": 1}}
     assert "execution" not in cell.metadata and "papermill" not in cell.metadata
+
+
+def test_atomic_path_removes_a_killed_writers_leftovers_and_dvc_ignores_them(tmp_path, root):
+    target = tmp_path / "curves" / "run"
+    leftover = tmp_path / "curves" / ".run.abc123.tmp"
+    (leftover / "run").mkdir(parents=True)
+    (leftover / "run" / "x.tsv").write_text("half written")
+    other = tmp_path / "curves" / ".other.abc123.tmp"
+    other.mkdir()
+    with atomic_path(target) as tmp:
+        tmp.mkdir()
+        (tmp / "x.tsv").write_text("done")
+    assert (target / "x.tsv").read_text() == "done" and not leftover.exists()
+    assert other.exists()  # another target's temporary is not ours to remove
+    assert ".*.tmp" in (root / ".dvcignore").read_text().splitlines()

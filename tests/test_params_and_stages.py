@@ -180,3 +180,31 @@ def test_params_file_is_valid_for_every_profile(params):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_one_clear_line(tmp_path, capsys, params):
+    rc, err = run_with(tmp_path, capsys, params, _set("device", "cuda"), "probe_extent",
+                       ["cnn", *DUMMY, "--out", str(tmp_path / "o"), "--metrics", str(tmp_path / "m.json")])
+    assert rc == 2 and "params key 'device' is 'cuda' but no CUDA device is available" in err
+    assert "Traceback" not in err
+
+
+def test_truncated_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, params):
+    import torch
+
+    from eqlab.io import write_json
+    from eqlab.models import build_model
+
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    torch.save(build_model("rotmnist6", width=0.125).state_dict(), model_dir / "model.pt")
+    data = (model_dir / "model.pt").read_bytes()
+    (model_dir / "model.pt").write_bytes(data[: len(data) // 2])
+    write_json(model_dir / "config.json", {"run": "cnn", "family": "cnn", "arch": "rotmnist6", "group": "r4",
+                                          "kwargs": {"width": 0.125}, "spec": {}})
+    rc, err = run_with(tmp_path, capsys, params, lambda p: None, "probe_extent",
+                       ["cnn", "--data", "x", "--model-dir", str(model_dir), "--out", str(tmp_path / "o"),
+                        "--metrics", str(tmp_path / "m.json")])
+    assert rc == 2 and f"{model_dir / 'model.pt'}: not a readable state dict" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

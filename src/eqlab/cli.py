@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eqlab.params import ParamError, RawDataError, load_params
+from eqlab.params import ArtifactError, ParamError, RawDataError, load_params
 
 
 def setup_logging() -> None:
@@ -25,7 +25,7 @@ def run_stage(main: Callable[[argparse.Namespace, dict[str, Any]], None], parser
     setup_logging()
     try:
         main(args, load_params(args.params))
-    except (ParamError, RawDataError, FileNotFoundError) as e:
+    except (ParamError, RawDataError, ArtifactError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -8,6 +8,7 @@ keys and a trailing newline so identical content gives identical bytes.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
@@ -23,9 +24,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``.
 
     Works for files and directories. On error the temporary is removed and ``path`` is untouched.
+    Temporaries are named ``.<name>.<random>.tmp``: ignored by git and DVC (``.gitignore``,
+    ``.dvcignore``), and a killed process's leftovers for the same target are removed on the next write.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     inner = tmp / target.name
     try:

@@ -23,6 +23,10 @@ class ParamError(ValueError):
     """A parameter is missing, unknown, of the wrong type or outside its allowed values."""
 
 
+class ArtifactError(ValueError):
+    """A pipeline artifact (a checkpoint, a config, a table) is missing, truncated or unreadable."""
+
+
 class RawDataError(ValueError):
     """A raw data file is missing, truncated or not in the expected format (raised by the loaders in
     :mod:`eqlab.data`; defined here so every stage's error handling depends on this module only)."""

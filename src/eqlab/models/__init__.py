@@ -48,11 +48,21 @@ def load_trained(model_dir, device="cpu") -> TappedModel:
 
     import torch
 
+    from eqlab.params import ArtifactError
+
     d = Path(model_dir)
-    cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
-    model = build_model(cfg["arch"], cfg["family"], **cfg["kwargs"])
-    state = torch.load(d / "model.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    try:
+        cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        model = build_model(cfg["arch"], cfg["family"], **cfg["kwargs"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{d / 'config.json'}: not a readable model config ({type(e).__name__}: {e}); "
+                            "rerun its train stage") from None
+    try:
+        state = torch.load(d / "model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as e:  # truncated zip, wrong pickle, missing or mismatched keys: one line, naming the file
+        raise ArtifactError(f"{d / 'model.pt'}: not a readable state dict for {cfg['arch']} "
+                            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); rerun its train stage") from None
     with torch.no_grad():  # e2cnn expands and caches its filters on eval(); no autograd graph there
         return model.to(device).eval()
 

@@ -12,7 +12,10 @@ def choose_device(requested: str = "auto") -> torch.device:
     if requested not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device {requested!r}; allowed values: ['auto', 'cpu', 'cuda']")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("params ask for device 'cuda' but no CUDA device is available")
+        from eqlab.params import ParamError
+
+        raise ParamError("params key 'device' is 'cuda' but no CUDA device is available here; "
+                         "use 'auto' (CUDA when present, else CPU) or 'cpu'")
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(requested)
