@@ -49,9 +49,9 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
         tmp.mkdir()
         df.to_parquet(tmp / "results.parquet", index=False)
     rel = df[(df.metric == "rel") & (df.probe == PROBE)]
-    summary = {"rel_mean": float(rel[rel.transform != ROT45_ODD].value.mean())}
-    if (rel.transform == ROT45_ODD).any():
-        summary["rel45_mean"] = float(rel[rel.transform == ROT45_ODD].value.mean())
+    summary = {"rel_mean": float(rel[rel["transform"] != ROT45_ODD].value.mean())}
+    if (rel["transform"] == ROT45_ODD).any():
+        summary["rel45_mean"] = float(rel[rel["transform"] == ROT45_ODD].value.mean())
     lie = df[(df.metric == "rel") & (df.probe == LIE_PROBE)]
     summary.update({f"lie_rel_mean_{f}": float(v) for f, v in lie.groupby("transform").value.mean().items()})
     write_json(args.metrics, summary)
