@@ -84,3 +84,18 @@ def test_dependencies_point_down_and_modules_stay_small():
             assert not others, f"{paper.name}/{path.name} imports another paper: {others}"
     for path in [*(SRC / "report").glob("*.py"), *(SRC / "papers").rglob("*.py")]:
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path
+
+
+def test_lie_by_layer_draws_one_panel_per_flow_and_skips_runs_without_rows():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from eqlab.report.plots import lie_by_layer
+
+    rows = [dict(run=r, layer=f"conv{i}", transform=f, probe="lie_derivative", metric="rel", value=0.1 * i)
+            for r in ("a", "b") for i in (1, 2) for f in ("rotate", "scale")]
+    results = pd.DataFrame(rows)
+    fig = lie_by_layer(results, pd.DataFrame({"run": ["a", "b"]}), title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["rotate: ‖Lĥ‖² / ‖ĥ‖²", "scale: ‖Lĥ‖² / ‖ĥ‖²"]
+    assert len(fig.axes[0].lines) == 2
+    assert lie_by_layer(results, pd.DataFrame({"run": ["c"]})) is None

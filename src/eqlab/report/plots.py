@@ -86,3 +86,30 @@ def training_curves(curves_dir: str | Path, runs: list[str], title: str = ""):
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+LIE_FLOWS = ("rotate", "translate_x", "translate_y", "scale")
+
+
+def lie_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
+    """Per-layer relative Lie derivative Σ‖Lĥ‖²/Σ‖ĥ‖² (probe ``lie_derivative``), one panel per flow and
+    one line per run in ``runs``, log scale; None when no run has Lie-derivative rows."""
+    lie = results[(results.probe == "lie_derivative") & (results.metric == "rel") & results.run.isin(set(runs.run))]
+    flows = [f for f in LIE_FLOWS if f in set(lie["transform"])]
+    if not flows:
+        return None
+    fig, axes = plt.subplots(1, len(flows), figsize=(3.6 * len(flows), 3.6), squeeze=False)
+    for ax, flow in zip(axes[0], flows, strict=True):
+        for run, df in lie[lie["transform"] == flow].groupby("run"):
+            df = df.sort_values("layer")
+            ax.plot(df.layer, df.value, marker="o", label=run)
+        ax.set_yscale("log")
+        ax.set_title(f"{flow}: ‖Lĥ‖² / ‖ĥ‖²")
+        ax.set_xlabel("layer")
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
