@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from eqlab.params import ArtifactError, ParamError, RawDataError, load_params
+
+# Warnings that say nothing about the user's run: e2cnn 0.2.3 indexes with uint8 masks inside torch,
+# torchvision's import touches the deprecated torch.jit.script. Silenced by message, nothing broader.
+QUIET_WARNINGS = ("indexing with dtype torch.uint8 is now deprecated", "`torch.jit.script` is deprecated")
 
 
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("matplotlib", "PIL", "papermill", "traitlets", "blib2to3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=f".*{re.escape(message)}")
 
 
 def run_stage(main: Callable[[argparse.Namespace, dict[str, Any]], None], parser: argparse.ArgumentParser,
@@ -24,7 +34,8 @@ def run_stage(main: Callable[[argparse.Namespace, dict[str, Any]], None], parser
     args = parser.parse_args(argv)
     setup_logging()
     try:
-        main(args, load_params(args.params))
+        with logging_redirect_tqdm():  # log lines and progress bars do not interleave
+            main(args, load_params(args.params))
     except (ParamError, RawDataError, ArtifactError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
