@@ -159,3 +159,12 @@ def test_e2cnn_taps_transform_by_their_regular_representation(arch, group):
                 ref = (h**2).sum()
                 assert ((hg - tap.act(h, g)) ** 2).sum() / ref < 1e-24, (g.name, tap.name)
                 assert ((hg - g.apply(h)) ** 2).sum() / ref > 1e-3, (g.name, tap.name)
+
+
+def test_a_double_twin_does_not_break_the_next_float_twin():
+    """e2cnn shares sampled kernel bases between models through a global cache; converting one model
+    to float64 must not leave the next float32 model with float64 bases (eqlab.e2compat)."""
+    build_model("rotmnist6", "e2cnn", width=0.125, group="r4").double()
+    model = build_model("rotmnist6", "e2cnn", width=0.125, group="r4").eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 1, 28, 28)).dtype == torch.float32
