@@ -187,9 +187,9 @@ def test_gradient_magnitude_separates_the_levels():
 
 def test_blob_claim_logic():
     meta = {"difficulty": {"levels": {f"level{i}": {"f_measure": f} for i, f in ((1, 0.9), (2, 0.3), (3, 0.2))}}}
-    assert claim_blob_difficulty(meta).holds is True
+    assert claim_blob_difficulty(meta).verdict == "holds"
     meta["difficulty"]["levels"]["level3"]["f_measure"] = 0.4
-    assert claim_blob_difficulty(meta).holds is False
+    assert claim_blob_difficulty(meta).verdict == "does not hold"
 
 
 def test_kth_tips_tree_is_used_and_checked(tmp_path):
