@@ -7,7 +7,7 @@ KERNEL := $(VENV)/share/jupyter/kernels/eqlab/kernel.json
 # stages call `python`: run DVC with the project's environment first on PATH
 RUN    := PATH="$(abspath $(BIN)):$$PATH"
 
-.PHONY: setup reproduce test bench lint clean-env
+.PHONY: setup reproduce validate test bench lint clean-env
 
 setup: $(STAMP) $(KERNEL)
 
@@ -24,8 +24,14 @@ $(KERNEL): $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name eqlab --display-name "eqlab" >/dev/null
 	touch $@
 
+# validate first: dvc repro removes a stage's outputs before running it, so a bad param found by a
+# stage would cost the previous result
 reproduce: setup
+	$(RUN) $(BIN)/python -m eqlab validate
 	$(RUN) dvc repro
+
+validate: setup
+	$(RUN) $(BIN)/python -m eqlab validate
 
 test: setup
 	$(BIN)/ruff check src stages tests bench

@@ -1,0 +1,131 @@
+"""Check every params section and the run references before ``dvc repro`` starts anything.
+
+``dvc repro`` removes a stage's outputs before it runs the stage, so a bad param found by a stage
+costs the previous result. :func:`validate` finds what can be found without data: every section
+each stage reads (built with the same typed configs), each run's spec and architecture rules, the
+runs listed in ``extract_features.runs`` against ``train.models``, the device, and outputs of runs
+no longer in params. It returns every problem found (one line each, naming the params key), not
+only the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eqlab.params import ParamError, RawDataError, build, check_choice, profile_of, section
+
+
+def _attempt(problems: list[str], check: Callable[..., Any], *args: Any) -> Any:
+    """``check(*args)``, or None with its error appended to ``problems``."""
+    try:
+        return check(*args)
+    except (ParamError, RawDataError, ValueError, KeyError) as e:
+        problems.append(str(e).strip("'\""))
+        return None
+
+
+def _section(params: dict[str, Any], cls: type, key: str) -> Any:
+    return build(cls, section(params, key), key)
+
+
+def check_datasets(params: dict[str, Any], profile: str, problems: list[str]) -> None:
+    from eqlab.data.registry import DATASETS, dataset_spec
+
+    for name in DATASETS:
+        spec = dataset_spec(name)
+        _attempt(problems, _section, params, spec.config, f"make_dataset.{name}")
+        _attempt(problems, _section, params, spec.sizes, f"make_dataset.{profile}.{name}")
+
+
+def check_runs(params: dict[str, Any], profile: str, problems: list[str]) -> dict[str, Any]:
+    from eqlab.data.registry import DATASETS
+    from eqlab.models import ARCHS, model_kwargs
+    from eqlab.runs import run_spec
+    from eqlab.train.config import OptimConfig, ProfileConfig
+
+    _attempt(problems, _section, params, OptimConfig, "train.optim")
+    prof = _attempt(problems, _section, params, ProfileConfig, f"train.{profile}")
+    for a in prof.arch_width if prof else ():
+        _attempt(problems, check_choice, f"train.{profile}.arch_width (key)", a, sorted(ARCHS))
+    runs = {}
+    for name, entry in (_attempt(problems, section, params, "train.models") or {}).items():
+        run = _attempt(problems, run_spec, name, entry)
+        if run is None:
+            continue
+        runs[name] = run
+        _attempt(problems, check_choice, f"train.models.{name}.dataset", run.dataset, DATASETS)
+        if prof is not None:
+            try:
+                model_kwargs(run, prof.width_of(run.arch), prof.input_size)
+            except ValueError as e:
+                problems.append(f"train.models.{name}: {e}")
+    return runs
+
+
+def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], problems: list[str]) -> None:
+    from eqlab.features.extract import ExtractConfig, ExtractProfile
+    from eqlab.groups import INTERPOLATIONS, get_transform
+    from eqlab.probes.extent import ExtentProfile
+    from eqlab.probes.lenc_vedaldi import LVConfig
+    from eqlab.probes.lie import FLOWS
+
+    ef = _attempt(problems, section, params, "extract_features") or {}
+    common = {k: v for k, v in ef.items() if k not in ("small", "paper", "smoke", "runs")}
+    cfg = _attempt(problems, build, ExtractConfig, common, "extract_features")
+    if cfg is not None:
+        _attempt(problems, check_choice, "extract_features.interpolation", cfg.interpolation, INTERPOLATIONS)
+        for i, name in enumerate(cfg.transforms):
+            try:
+                get_transform(name)
+            except ValueError as e:
+                problems.append(f"params key 'extract_features.transforms[{i}]': {e}")
+    _attempt(problems, _section, params, ExtractProfile, f"extract_features.{profile}")
+    for name, entry in (ef.get("runs") or {}).items():
+        key = f"extract_features.runs.{name}"
+        if name not in runs:
+            problems.append(f"params key '{key}' names run {name!r}, which is not a valid run of train.models "
+                            f"(runs: {sorted(runs)})")
+            continue
+        if not isinstance(entry, dict) or sorted(entry) != ["arch", "dataset", "family"]:
+            problems.append(f"params key '{key}' must be a mapping with keys ['arch', 'dataset', 'family'], "
+                            f"got {entry!r}")
+            continue
+        for k in ("dataset", "family", "arch"):
+            if entry[k] != getattr(runs[name], k):
+                problems.append(f"params key '{key}.{k}' is {entry[k]!r}, but train.models.{name}.{k} is "
+                                f"{getattr(runs[name], k)!r}")
+    _attempt(problems, _section, params, ExtentProfile, f"probe_extent.{profile}")
+    for i, f in enumerate(_attempt(problems, section, params, "probe_extent.lie_flows") or []):
+        _attempt(problems, check_choice, f"probe_extent.lie_flows[{i}]", f, FLOWS)
+    _attempt(problems, _section, params, LVConfig, "probe_lv_maps")
+
+
+def check_stale(root: Path, runs: list[str], probed: list[str], problems: list[str]) -> None:
+    """Outputs of runs no longer in params (``collect`` would refuse them after hours of training)."""
+    from eqlab.report.collect import stale_outputs
+
+    stale = [*stale_outputs(root / "reports/runs", runs, ".json"),
+             *stale_outputs(root / "reports/metrics/train", runs, ".json"),
+             *stale_outputs(root / "data/probes/extent", runs),
+             *stale_outputs(root / "data/probes/lv_maps", probed)]
+    if stale:
+        problems.append("outputs of runs no longer in params.yaml (delete them; collect refuses them): "
+                        + ", ".join(p.relative_to(root).as_posix() for p in stale))
+
+
+def validate(params: dict[str, Any], root: Path = Path(".")) -> list[str]:
+    """Every problem in ``params`` (and stale outputs under ``root``), one line each; empty when all is well."""
+    from eqlab.train.device import device_from_params
+
+    problems: list[str] = []
+    profile = _attempt(problems, profile_of, params)
+    if profile is None:
+        return problems
+    _attempt(problems, device_from_params, params)
+    check_datasets(params, profile, problems)
+    runs = check_runs(params, profile, problems)
+    check_probes(params, profile, runs, problems)
+    check_stale(root, sorted(runs), sorted((params.get("extract_features") or {}).get("runs") or {}), problems)
+    return problems
