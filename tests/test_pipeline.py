@@ -74,8 +74,12 @@ def repo(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_smoke_dag_experiments_and_determinism(repo):
+    original = (repo / "params.yaml").read_text().splitlines()
     out = run(["dvc", "exp", "run", "-S", "profile=smoke"], repo)
     assert ran(out) == ALL, out[-2000:]
+    # params.yaml is written in the style DVC dumps, so `-S` changes exactly the one line it sets
+    changed = [(a, b) for a, b in zip(original, (repo / "params.yaml").read_text().splitlines(), strict=True) if a != b]
+    assert changed == [("profile: small", "profile: smoke")], changed
     meta = json.loads((repo / "data/datasets/rot_mnist/meta.json").read_text())
     assert meta["profile"] == "smoke" and meta["splits"]["train"]["n"] == 256
     card = json.loads((repo / "reports/runs/ien_r4.json").read_text())
