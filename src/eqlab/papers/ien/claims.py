@@ -264,3 +264,17 @@ def claim_het_tim(cells: pd.DataFrame, runs: pd.DataFrame) -> list[Claim]:
             )
         )
     return out
+
+
+def all_claims(results: pd.DataFrame, runs: pd.DataFrame) -> list[Claim]:
+    """Every IEN claim over the collected tables, in the report's order (the notebook and
+    ``eqlab compare`` both call this)."""
+    from eqlab.papers.ien.tables import ours_cells, ours_table5
+
+    ours_abs, ours_rel = ours_table5(results, runs, "abs"), ours_table5(results, runs, "rel")
+    return [
+        claim_e2cnn_exact(ours_abs), claim_ordering(ours_rel), claim_beta_monotone(ours_rel),
+        claim_aug_keeps_error(ours_rel), claim_aug_accuracy(ours_abs), *claim_ien_below_aug(ours_rel),
+        claim_accuracy_parity(ours_abs), *claim_het(ours_abs), *claim_het_tim(ours_cells(results, runs), runs),
+        *claim_e2cnn_exact_all(results, runs), *claim_ien_below_aug_all(results, runs),
+    ]
