@@ -76,6 +76,9 @@ def repo(tmp_path_factory) -> Path:
     with modify_yaml(work / "params.yaml") as params:
         for name in [r for r in params["train"]["models"] if r not in RUNS]:
             del params["train"]["models"][name]
+            for out in (f"reports/metrics/train/{name}.json", f"reports/runs/{name}.json", f"reports/curves/{name}",
+                        f"reports/metrics/probes/extent/{name}.json"):  # committed outputs of the removed runs
+                shutil.rmtree(work / out, ignore_errors=True) if (work / out).is_dir() else (work / out).unlink(True)
     run(["git", "init", "-q"], work)
     run(["git", "add", "-A"], work)
     run(["git", "commit", "-qm", "snapshot"], work)
