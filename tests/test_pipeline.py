@@ -101,7 +101,7 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert json.loads((repo / "reports/metrics/probes/extent/ien_r4.json").read_text())["rel_mean"] > 0
     results = pd.read_parquet(repo / "reports/tables/results.parquet")
     extent = results[(results.run == "ien_r4") & (results.probe == "extent_of_equivariance")]
-    assert set(extent.layer) == {f"conv{i}" for i in range(1, 7)} and set(extent.transform) == {"r4", "rot45_odd"}
+    assert set(extent.layer) == {f"conv{i}" for i in range(1, 7)} and set(extent["transform"]) == {"r4", "rot45_odd"}
     html = (repo / "reports/html/ien.html").read_text()
     assert "Table 5" in html and "IEN β=0.01" in html and "<img" in html
     assert all(f"Table {t} " in html for t in ("1", "2", "4", "8", "9")) and "Rot-TIM IEN R4" in html
