@@ -24,11 +24,11 @@ $(KERNEL): $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name eqlab --display-name "eqlab" >/dev/null
 	touch $@
 
-# validate first: dvc repro removes a stage's outputs before running it, so a bad param found by a
-# stage would cost the previous result
+# validate first (dvc repro removes a stage's outputs before running it, so a bad param found by a
+# stage would cost the previous result); eqlab repro is dvc repro plus a wall-time table per stage
 reproduce: setup
 	$(RUN) $(BIN)/python -m eqlab validate
-	$(RUN) dvc repro
+	$(RUN) $(BIN)/python -m eqlab repro
 
 validate: setup
 	$(RUN) $(BIN)/python -m eqlab validate

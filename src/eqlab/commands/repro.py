@@ -1,0 +1,108 @@
+"""``eqlab repro [dvc repro arguments]``: ``dvc repro`` with a wall time per stage.
+
+Runs ``dvc repro`` (arguments after ``--`` are passed on), echoes its output as it comes, and times
+each stage from DVC's ``Running stage '…'`` line to the next stage's line (or the end): the stage's
+own process plus DVC's bookkeeping for it (hashing, caching, the lock). At the end it prints the
+stages slowest first with their share of the total, and writes the same table to
+``reports/runtime/repro.md`` and ``.json`` (git-ignored, never a DVC output: wall-clock data stays out
+of hashed artifacts). ``make reproduce`` runs it after ``eqlab validate``. The exit status is DVC's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNNING = re.compile(r"^Running stage '([^']+)'")
+DEFAULT_OUT = Path("reports/runtime/repro")
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: str
+    seconds: float
+
+
+def time_stages(lines: Iterable[str], clock: Callable[[], float], echo: Callable[[str], None] = lambda s: None
+                ) -> tuple[list[StageTime], float]:
+    """Stage wall times from DVC's output ``lines`` read as they arrive; ``clock`` gives the time at
+    each line. Returns the stages in run order and the total (first line to end of stream)."""
+    start = clock()
+    current: tuple[str, float] | None = None
+    times: list[StageTime] = []
+    for line in lines:
+        now = clock()
+        echo(line)
+        m = RUNNING.match(line.strip())
+        if m:
+            if current is not None:
+                times.append(StageTime(current[0], now - current[1]))
+            current = (m.group(1), now)
+    end = clock()
+    if current is not None:
+        times.append(StageTime(current[0], end - current[1]))
+    return times, end - start
+
+
+def summary(times: list[StageTime], total: float) -> str:
+    """A Markdown table of the stages, slowest first, with their share of ``total``; then per template."""
+    if not times:
+        return f"No stage ran (total {total:.1f} s): everything was up to date.\n"
+    lines = ["| stage | seconds | share |", "|---|---:|---:|"]
+    for t in sorted(times, key=lambda t: -t.seconds):
+        lines.append(f"| {t.stage} | {t.seconds:.1f} | {t.seconds / max(total, 1e-9):.0%} |")
+    per: dict[str, list[float]] = {}
+    for t in times:
+        per.setdefault(t.stage.split("@")[0], []).append(t.seconds)
+    lines += ["", "| template | stages | seconds | mean per stage |", "|---|---:|---:|---:|"]
+    for name, secs in sorted(per.items(), key=lambda kv: -sum(kv[1])):
+        lines.append(f"| {name} | {len(secs)} | {sum(secs):.1f} | {sum(secs) / len(secs):.1f} |")
+    lines += ["", f"{len(times)} stages ran in {total:.1f} s ({total / 60:.1f} min) of wall time."]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(times: list[StageTime], total: float, out: Path) -> None:
+    from eqlab.io import write_json, write_text
+
+    write_text(out.with_suffix(".md"), summary(times, total))
+    write_json(out.with_suffix(".json"), {"total_seconds": round(total, 3),
+                                          "stages": [{"stage": t.stage, "seconds": round(t.seconds, 3)} for t in times]})
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("repro", help="dvc repro with a wall-time table per stage at the end",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help=f"where the table goes, without suffix (.md and .json; default: {DEFAULT_OUT})")
+    p.add_argument("dvc_args", nargs=argparse.REMAINDER, help="arguments for dvc repro (after --)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    dvc_args = args.dvc_args[1:] if args.dvc_args[:1] == ["--"] else list(args.dvc_args)
+    # this environment's bin first: its dvc, and the `python` every stage's cmd calls
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    dvc = shutil.which("dvc", path=env["PATH"])
+    if dvc is None:
+        print(f"error: no `dvc` executable in {bindir} or on PATH; run `make setup` first", file=sys.stderr)
+        return 2
+    proc = subprocess.Popen([dvc, "repro", *dvc_args], stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+    assert proc.stdout is not None
+    times, total = time_stages(proc.stdout, time.perf_counter, lambda s: print(s, end="", flush=True))
+    rc = proc.wait()
+    table = summary(times, total)
+    print("\nWall time per stage (eqlab repro):\n" + table, end="")
+    write_summary(times, total, args.out)
+    print(f"(also in {args.out.with_suffix('.md')})")
+    if rc:
+        print(f"dvc repro exited with status {rc}", file=sys.stderr)
+    return rc

@@ -1,0 +1,44 @@
+"""``eqlab repro``: per-stage wall times from DVC's output, and the summary table."""
+
+from __future__ import annotations
+
+import json
+from itertools import count
+
+from eqlab.__main__ import build_parser
+from eqlab.commands.repro import StageTime, summary, time_stages, write_summary
+
+
+def test_stage_times_run_from_each_running_line_to_the_next():
+    lines = [
+        "Stage 'make_dataset@rot_mnist' didn't change, skipping\n",
+        "Running stage 'train@cnn':\n",
+        "> python stages/train.py cnn ...\n",
+        "Updating lock file 'dvc.lock'\n",
+        "Running stage 'probe_extent@cnn':\n",
+        "> python stages/probe_extent.py cnn ...\n",
+        "Running stage 'collect':\n",
+    ]
+    ticks = count()  # the clock advances by 1 per call: once at start, once per line, once at the end
+    echoed: list[str] = []
+    times, total = time_stages(lines, lambda: float(next(ticks)), echoed.append)
+    assert echoed == lines
+    assert times == [StageTime("train@cnn", 3.0), StageTime("probe_extent@cnn", 2.0), StageTime("collect", 1.0)]
+    assert total == len(lines) + 1
+
+
+def test_summary_sorts_slowest_first_and_totals_per_template(tmp_path):
+    times = [StageTime("train@a", 10.0), StageTime("train@b", 30.0), StageTime("collect", 2.0)]
+    table = summary(times, 50.0)
+    rows = table.split("\n\n")[0].splitlines()[2:]
+    assert rows[0].startswith("| train@b | 30.0 | 60% |") and rows[-1].startswith("| collect | 2.0 |")
+    assert "| train | 2 | 40.0 | 20.0 |" in table and "3 stages ran in 50.0 s" in table
+    assert "up to date" in summary([], 3.0)
+    write_summary(times, 50.0, tmp_path / "repro")
+    assert json.loads((tmp_path / "repro.json").read_text())["stages"][1] == {"stage": "train@b", "seconds": 30.0}
+    assert (tmp_path / "repro.md").read_text() == table
+
+
+def test_dvc_arguments_pass_through():
+    args = build_parser().parse_args(["repro", "--", "-s", "train@cnn"])
+    assert args.command == "repro" and args.dvc_args[-2:] == ["-s", "train@cnn"]
