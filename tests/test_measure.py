@@ -145,6 +145,28 @@ def test_lie_derivative_is_linear_in_the_generator():
     assert torch.allclose(two, 2 * one, rtol=1e-12, atol=1e-12)
 
 
+def test_lie_derivative_is_the_directional_derivative_of_the_network():
+    """Lφ(x) + A'φ(x) = J_φ(x)·Ax, checked against a central difference of the network along Ax
+    (a net with eval-mode batch norm, ELU and max pooling; one output does not depend on x)."""
+    torch.manual_seed(3)
+    body = nn.Sequential(conv_stack("zeros"), nn.BatchNorm2d(3), nn.ELU(), nn.MaxPool2d(2)).double().eval()
+    with torch.no_grad():
+        body[1].running_mean.uniform_(-1, 1)
+        body[1].running_var.uniform_(0.5, 2)
+    const = torch.ones(2, 2, 4, 4, dtype=F64)
+
+    def net(z):
+        return body(z), const[: len(z)] * 0 + const[0]
+
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(6), dtype=F64)
+    (lie, lie_const), (phi, _) = lie_derivative(net, x, "rotate")
+    v, eps = generator(x, "rotate"), 1e-6
+    fd = (body(x + eps * v) - body(x - eps * v)) / (2 * eps)
+    assert torch.allclose(lie + generator(phi, "rotate", 2.0), fd, rtol=1e-6, atol=1e-8)
+    assert lie.abs().max() > 1e-2
+    assert torch.equal(lie_const, -generator(const, "rotate", 4.0))  # J = 0: only the flow on the map is left
+
+
 def test_stride_inference_and_strided_translation():
     assert [infer_stride(a, b) for a, b in ((64, 32), (28, 20), (20, 10), (28, 5), (65, 33))] == [2, 1, 2, 4, 2]
     # a smooth periodic image through a stride-2 pool: one input pixel is half a feature pixel

@@ -10,7 +10,7 @@ layer φ is equivariant to the flow when ``φ(T_t x) = T_t φ(x)`` for all ``t``
 is zero for an equivariant layer and measures the *local* (infinitesimal) equivariance error.
 ``A = d/dt T_t |_{t=0}`` is the flow's generator on the image grid and ``A'`` the same generator on
 the layer's own grid; ``J_φ(x)·(A x)`` is one forward-mode Jacobian-vector product through the
-network (``torch.autograd.forward_ad``), not a finite difference of the network.
+network (computed by two reverse-mode passes, see :func:`_jvp`), not a finite difference of the network.
 
 Discretisation. On a sampled image the generator is ``A x = −v(u)·∇x(u)`` with ∇ the *central
 difference* ``(x[i+1] − x[i−1]) / 2`` along each axis. Bilinear warping (``grid_sample``) has only
@@ -44,7 +44,6 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.autograd.forward_ad as fwAD
 
 from eqlab.groups import rescale, rotate
 
@@ -135,12 +134,7 @@ def lie_derivatives(
     flows = [check_flow(f) for f in flows]
     b = len(x)
     tangent = torch.cat([rate * generator(x, f) for f in flows])
-    with torch.no_grad(), fwAD.dual_level():
-        out = fn(fwAD.make_dual(x.repeat(len(flows), *([1] * (x.ndim - 1))), tangent))
-        outs = [out] if isinstance(out, torch.Tensor) else list(out)
-        pairs = [fwAD.unpack_dual(o) for o in outs]
-        prims = [p.primal.clone() for p in pairs]
-        tangs = [torch.zeros_like(p.primal) if p.tangent is None else p.tangent.clone() for p in pairs]
+    prims, tangs = _jvp(fn, x.repeat(len(flows), *([1] * (x.ndim - 1))), tangent)
     result = {}
     for i, flow in enumerate(flows):
         prim = [p[i * b : (i + 1) * b] for p in prims]
@@ -149,6 +143,26 @@ def lie_derivatives(
         lie = [t[i * b : (i + 1) * b] - rate * generator(p, flow, s) for p, t, s in zip(prim, tangs, st, strict=True)]
         result[flow] = (lie, prim)
     return result
+
+
+def _jvp(fn: Callable, x: torch.Tensor, v: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """``(φ(x), J_φ(x)·v)`` for every map ``fn`` returns, by the double-vjp trick: ``g(u) = J_φᵀu`` is
+    linear in ``u``, so the gradient of ``⟨g(u), v⟩`` with respect to ``u`` is ``J_φ v``. Two reverse
+    passes through PyTorch's C++ derivative formulas (forward-mode AD would route batch norm
+    through Python decompositions that import TorchDynamo, ~2 s per process)."""
+    with torch.enable_grad():
+        xr = x.detach().requires_grad_(True)
+        out = fn(xr)
+        outs = [out] if isinstance(out, torch.Tensor) else list(out)
+        live = [i for i, o in enumerate(outs) if o.requires_grad]
+        tangs = [torch.zeros_like(o) for o in outs]
+        if live:
+            us = [torch.zeros_like(outs[i], requires_grad=True) for i in live]
+            (g,) = torch.autograd.grad([outs[i] for i in live], xr, us, create_graph=True)
+            for i, t in zip(live, torch.autograd.grad(g, us, v, allow_unused=True), strict=True):
+                if t is not None:
+                    tangs[i] = t.detach()
+    return [o.detach() for o in outs], tangs
 
 
 def lie_derivative(
