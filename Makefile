@@ -9,7 +9,9 @@ RUN    := PATH="$(abspath $(BIN)):$$PATH"
 
 .PHONY: setup reproduce validate test bench lint clean-env
 
-setup: $(STAMP) $(KERNEL)
+PLOTS  := .dvc/plots/offline.html
+
+setup: $(STAMP) $(KERNEL) $(PLOTS)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,10 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
+
+# dvc plots show without network: Vega inlined (.dvc/config names this template)
+$(PLOTS): $(STAMP)
+	$(BIN)/python -m eqlab.report.dvc_plots $@ >/dev/null
 
 $(KERNEL): $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name eqlab --display-name "eqlab" >/dev/null

@@ -127,6 +127,14 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert "train.models.ien_r4_b01.ien.beta" in diff and "profile" in diff
     show = run(["dvc", "exp", "show", "--md", "--no-pager"], repo)
     assert "0.5" in show and "smoke" in show
+    # the README's sweep-at-a-glance view: one param and two metrics of one run, nothing truncated
+    glance = run(["dvc", "exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep",
+                  r"Experiment|train\.models\.ien_r4_b01\.ien\.beta|.*/ien_r4_b01\.json:(test_acc|rel_mean)$"], repo)
+    rows = [line for line in glance.splitlines() if line.startswith("|")]
+    assert max(map(len, rows)) < 200 and "…" not in glance, glance
+    assert all(c in rows[0] for c in ("Experiment", "ien.beta", "train/ien_r4_b01.json:test_acc",
+                                      "extent/ien_r4_b01.json:rel_mean")), rows[0]
+    assert any("| 0.5 " in r for r in rows[2:]) and any("| 0.1 " in r for r in rows[2:]), glance
 
     # narrow code dependencies: a new architecture module and a new transform module rerun nothing
     assert "up to date" in run(["dvc", "status"], repo)
