@@ -7,6 +7,7 @@ in ``dvc.lock`` too).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,23 +51,53 @@ def notebook_parameters(template: str | Path) -> set[str]:
 
 
 def render_html(nb: Any) -> str:
+    """The notebook as HTML without code or prompts; every figure gets an alt text naming the section
+    it illustrates (the nearest heading above it), instead of nbconvert's placeholder and warning."""
+    import logging
+
+    from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.log.setLevel(logging.ERROR)  # its missing-alt warning: the alt texts are set below
     body, _ = exporter.from_notebook_node(nb)
-    return body
+    soup = BeautifulSoup(body, features="html.parser")
+    placeholder = "No description has been provided for this image"
+    for i, img in enumerate(soup.find_all("img"), start=1):
+        if img.get("alt") in (None, "", placeholder):
+            heading = img.find_previous(["h1", "h2", "h3", "h4"])
+            title = heading.get_text(" ", strip=True).rstrip("¶").strip() if heading else ""
+            img["alt"] = f"Figure {i}: {title}" if title else f"Figure {i}"
+    return str(soup)
+
+
+def ipc_kernel_manager(socket_dir: Path) -> type:
+    """A kernel manager that talks to the kernel over local IPC sockets in ``socket_dir``, not over
+    TCP (the kernel then has nothing to warn about: no port is open to other users of the machine)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum, Unicode
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+        ip = Unicode(str(socket_dir / "kernel"), config=True)
+
+    return IPCKernelManager
 
 
 def execute_report(template: str | Path, out_notebook: str | Path, out_html: str | Path,
-                   parameters: dict[str, Any], kernel: str, cwd: str | Path = ".") -> None:
+                   parameters: dict[str, Any], kernel: str, cwd: str | Path = ".", progress: bool = True) -> None:
+    """Execute ``template`` with ``parameters`` (a bar per cell on stderr when ``progress``), scrub
+    the run-time stamps, write the notebook and its HTML (both atomically)."""
     import nbformat
     import papermill as pm
     from jupyter_client.kernelspec import NoSuchKernel
 
     with atomic_path(out_notebook) as tmp:
         try:
-            pm.execute_notebook(str(template), str(tmp), parameters=parameters, kernel_name=kernel,
-                                progress_bar=False, cwd=str(cwd), log_output=False)
+            with tempfile.TemporaryDirectory(prefix="eqlab-kernel-") as sockets:
+                pm.execute_notebook(str(template), str(tmp), parameters=parameters, kernel_name=kernel,
+                                    progress_bar=progress, cwd=str(cwd), log_output=False,
+                                    kernel_manager_class=ipc_kernel_manager(Path(sockets)))
         except NoSuchKernel as e:
             raise RuntimeError(f"Jupyter kernel {kernel!r} is not registered; run `make setup` ({e})") from e
         nb = scrub(nbformat.read(tmp, as_version=4))
