@@ -41,7 +41,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     test = load_split(args.data, "test")
     n = min(prof.n_images, len(test.labels))
     x = to_float(torch.from_numpy(test.images)[:n])
-    rows = extent_rows(model, x, config["group"] or group)
+    rows = extent_rows(model, x, config["group"] or group, progress=True)
     if flows:
         rows += lie_rows(model, x[: prof.n_images_lie], flows)
     df = probe_frame(rows, config)

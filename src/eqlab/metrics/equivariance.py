@@ -104,13 +104,17 @@ class EquivarianceAccumulator:
 
 @torch.no_grad()
 def measure_equivariance(
-    model, x: torch.Tensor, elements: Sequence[Transform], batch_size: int = 256
+    model, x: torch.Tensor, elements: Sequence[Transform], batch_size: int = 256, progress: str | None = None
 ) -> dict[str, dict[str, float]]:
-    """Per-tap ``{'abs': L_G, 'rel': …}`` of ``model`` (put it in eval mode first) on images ``x``."""
+    """Per-tap ``{'abs': L_G, 'rel': …}`` of ``model`` (put it in eval mode first) on images ``x``;
+    ``progress``: the label of a bar over the batches (stderr), none when ``None``."""
+    from tqdm.auto import tqdm
+
     group_sizes = [t.blocks for t in model.taps]
     acc = EquivarianceAccumulator([t.name for t in model.taps], len(elements))
     device = next(model.parameters()).device
-    for i in range(0, len(x), batch_size):
+    starts = range(0, len(x), batch_size)
+    for i in tqdm(starts, desc=progress, unit="batch", disable=progress is None, leave=False):
         xb = x[i : i + batch_size].to(device)
         _, taps = model.forward_taps(stack_orbit(xb, elements))
         acc.add(taps, elements, group_sizes)

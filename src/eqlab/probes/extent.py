@@ -41,14 +41,16 @@ class ExtentProfile:
     n_images_lie: int = field(default=256, metadata={"min": 1})  # the first n test images for the Lie derivative
 
 
-def extent_rows(model: TappedModel, x: torch.Tensor, group: str) -> list[dict]:
-    """Rows ``layer, transform, probe, metric, value`` for ``model`` (eval mode) on float images ``x``."""
+def extent_rows(model: TappedModel, x: torch.Tensor, group: str, progress: bool = False) -> list[dict]:
+    """Rows ``layer, transform, probe, metric, value`` for ``model`` (eval mode) on float images ``x``
+    (a bar per part on stderr when ``progress``)."""
     rows: list[dict] = []
     parts = [(group, exact_elements(group_elements(group)))]
     if group != "scale":
         parts.append((ROT45_ODD, tuple(get_transform(n) for n in ODD45)))
     for transform, elements in parts:
-        for layer, vals in measure_equivariance(model, x, elements).items():
+        label = f"extent {transform}" if progress else None
+        for layer, vals in measure_equivariance(model, x, elements, progress=label).items():
             for metric, v in vals.items():
                 rows.append(dict(layer=layer, transform=transform, probe=PROBE, metric=metric, value=float(v)))
     return rows
