@@ -13,8 +13,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -141,3 +143,29 @@ def test_smoke_dag_experiments_and_determinism(repo):
     (repo / "src/eqlab/models/alexnet.py").write_text('"""A new architecture."""\n')
     (repo / NEW_TRANSFORM_MODULE).write_text('"""A new transform."""\n')
     assert "up to date" in run(["dvc", "status"], repo)
+
+
+def _temporaries(repo: Path) -> list[Path]:
+    return [p for p in repo.rglob(".*.tmp") if ".dvc" not in p.relative_to(repo).parts]
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_rerun_changes_nothing_downstream(repo):
+    """A training stage killed with SIGKILL while it writes leaves temporaries; the next `dvc repro`
+    re-runs that stage alone, removes them, and every dependent stage stays as it was."""
+    assert "up to date" in run(["dvc", "status"], repo)  # the smoke pipeline of the test above
+    lock = (repo / "dvc.lock").read_bytes()
+    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", "train@ien_r4"], cwd=repo, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not _temporaries(repo) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _temporaries(repo), "the stage ended before it wrote a temporary output"
+    os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage's python
+    proc.wait()
+    assert "train@ien_r4" in run(["dvc", "status"], repo)
+
+    out = run(["dvc", "repro"], repo)
+    assert ran(out) == {"train@ien_r4"}, out[-2000:]
+    assert (repo / "dvc.lock").read_bytes() == lock
+    assert not _temporaries(repo)
