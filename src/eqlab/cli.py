@@ -40,3 +40,9 @@ def run_stage(main: Callable[[argparse.Namespace, dict[str, Any]], None], parser
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+if __name__ == "__main__":  # `python -m eqlab.cli` is `python -m eqlab` (this module holds the stage runner)
+    from eqlab.__main__ import main as _main
+
+    sys.exit(_main())
