@@ -196,6 +196,18 @@ def test_auto_uses_the_tim_stand_in_only_when_nothing_of_it_is_there(tmp_path):
         build_tim("rot_tim", TimConfig(source="tinyimagenet"), TIM_SIZES, tmp_path)
 
 
+def test_non_utf8_tim_text_files_are_named(tmp_path):
+    root = make_tim_tree(tmp_path / "tiny-imagenet-200")
+    (root / "wnids.txt").write_bytes("n01\nn02\nn03\n# caf\xe9\n".encode("latin-1"))
+    with raises_naming(f"{root / 'wnids.txt'}: not UTF-8 text (byte 0xe9 at offset"):
+        build_tim("rot_tim", TimConfig(), TIM_SIZES, tmp_path)
+    (root / "wnids.txt").write_text("n01\nn02\nn03\n")
+    ann = root / "val" / "val_annotations.txt"
+    ann.write_bytes(ann.read_bytes().replace(b"\t0\t0", "\tcaf\xe9".encode("latin-1"), 1))
+    with raises_naming(f"{ann}: not UTF-8 text"):
+        build_tim("rot_tim", TimConfig(), TIM_SIZES, tmp_path)
+
+
 def test_r2_flip_fraction_matches_param(tmp_path):
     sizes = TimSizes(n_classes=4, train_per_class=100, val_per_class=1, test_per_class=1)
     splits, meta = build_tim("r2_tim", TimConfig(source="embedded", flip_prob=0.5, seed=3), sizes, tmp_path)

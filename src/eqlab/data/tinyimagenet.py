@@ -8,7 +8,7 @@ Real data: the standard TinyImageNet folder under ``data/raw/tiny-imagenet-200/`
 
 A tree unpacked one level too deep (``tiny-imagenet-200/tiny-imagenet-200/…``) is read where it
 is; with ``source: auto`` a partial tree is an error, never a silent fall-back
-(:mod:`eqlab.data.layout`).
+(:mod:`eqlab.data.layout`). ``wnids.txt`` and ``val_annotations.txt`` must be UTF-8 (or ASCII).
 
 ``n_classes`` wnids are chosen by seed. Train images are split into ``train`` and a held-out
 ``val`` (the paper tuned on its test set; we keep them apart); TinyImageNet's own val images form
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eqlab.data.layout import choose, is_junk
+from eqlab.data.layout import choose, is_junk, utf8_text
 from eqlab.data.raw import RawDataError
 from eqlab.data.store import Split
 from eqlab.groups import circular_mask, rotate
@@ -84,7 +84,7 @@ def read_tinyimagenet(root: Path, sizes: TimSizes, seed: int) -> tuple[dict[str,
     wnids_file = root / "wnids.txt"
     if not wnids_file.exists():
         raise RawDataError(f"missing TinyImageNet file: expected {wnids_file}")
-    wnids = sorted(w.strip() for w in wnids_file.read_text().split() if w.strip())
+    wnids = sorted(w.strip() for w in utf8_text(wnids_file).split() if w.strip())
     if len(wnids) < sizes.n_classes:
         raise RawDataError(f"{wnids_file}: lists {len(wnids)} classes, params ask for {sizes.n_classes}")
     rng = np.random.default_rng(seed)
@@ -103,7 +103,7 @@ def read_tinyimagenet(root: Path, sizes: TimSizes, seed: int) -> tuple[dict[str,
     if not ann.exists():
         raise RawDataError(f"missing TinyImageNet file: expected {ann}")
     by_class: dict[str, list[str]] = {}
-    for n, line in enumerate(ann.read_text().splitlines(), 1):
+    for n, line in enumerate(utf8_text(ann).splitlines(), 1):
         parts = line.split("\t")
         if len(parts) < 2:
             raise RawDataError(f"{ann}: line {n} is not '<file>\\t<wnid>\\t…'")
