@@ -1,6 +1,7 @@
 import gzip
 import hashlib
 import math
+import re
 import struct
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import torch
 from scipy import ndimage
 
 from eqlab.data import raw
-from eqlab.data.rot_mnist import RotMnistConfig, SplitSizes, build_rot_mnist, resolve_source, rotate_digits
+from eqlab.data.layout import choose
+from eqlab.data.registry import dataset_spec
+from eqlab.data.rot_mnist import RotMnistConfig, SplitSizes, build_rot_mnist, rotate_digits
 from eqlab.data.store import Split, load_split, save_dataset
 
 
@@ -111,14 +114,94 @@ def test_amat_round_trip_and_errors(tmp_path):
 
 
 def test_auto_picks_richest_source(tmp_path):
-    m, a = tmp_path / "mnist", tmp_path / "amat"
-    m.mkdir(), a.mkdir()
-    assert resolve_source("auto", m, a) == "embedded"
-    make_mnist_dir(m)
-    assert resolve_source("auto", m, a) == "mnist_idx"
-    make_amat_dir(a)
-    assert resolve_source("auto", m, a) == "amat"
-    assert resolve_source("embedded", m, a) == "embedded"
+    pref = ("amat", "mnist_idx")
+    assert choose(tmp_path, "auto", pref) == ("embedded", None)
+    m = make_mnist_dir(tmp_path / "mnist")
+    (m / ".DS_Store").write_bytes(b"\0")  # junk beside a complete set is harmless
+    assert choose(tmp_path, "auto", pref) == ("mnist_idx", m)
+    a = make_amat_dir(tmp_path / "mnist_rotation_new")
+    assert choose(tmp_path, "auto", pref) == ("amat", a)
+    assert choose(tmp_path, "mnist_idx", pref) == ("mnist_idx", m)
+    assert choose(tmp_path, "embedded", pref) == ("embedded", None)
+
+
+# ---------------------------------------------------------------- data/raw layout (source: auto)
+
+
+def build_from(name: str, raw_root: Path, source: str = "auto"):
+    """Build dataset ``name`` through the registry, as ``make_dataset`` does."""
+    spec = dataset_spec(name)
+    return spec.build(spec.config(source=source), SplitSizes(10, 5, 5), raw_root)
+
+
+def raises_naming(text: str, tail: str = ""):
+    return pytest.raises(raw.RawDataError, match=re.escape(text) + tail)
+
+
+@pytest.mark.parametrize("name", ["rot_mnist", "scale_mnist"])
+@pytest.mark.parametrize(
+    "key,gz", [("train_images", False), ("train_labels", True), ("test_images", True), ("test_labels", False)]
+)
+def test_auto_refuses_three_of_the_four_idx_files(tmp_path, name, key, gz):
+    m = make_mnist_dir(tmp_path / "mnist", gz)
+    (m / (raw.IDX_FILES[key] + (".gz" if gz else ""))).unlink()
+    with raises_naming(f"incomplete MNIST IDX files in {m}: missing {raw.IDX_FILES[key]}[.gz] (found "):
+        build_from(name, tmp_path)
+
+
+@pytest.mark.parametrize("kept,idx_too", [("train", False), ("test", True)])
+def test_auto_refuses_one_of_the_two_amat_files(tmp_path, kept, idx_too):
+    a = make_amat_dir(tmp_path / "mnist_rotation_new")
+    gone = raw.AMAT_FILES["test" if kept == "train" else "train"]
+    (a / gone).unlink()
+    if idx_too:  # a complete IDX set is no excuse: the half-present amat pair is still an error
+        make_mnist_dir(tmp_path / "mnist")
+    with raises_naming(
+        f"incomplete mnist_rotation_new .amat files in {a}: missing {gone} (found {raw.AMAT_FILES[kept]})"
+    ):
+        build_from("rot_mnist", tmp_path)
+
+
+@pytest.mark.parametrize("folder", ["mnist", "mnist_rotation_new"])
+@pytest.mark.parametrize("junk", [(), (".DS_Store", "Thumbs.db", "._x")])
+def test_auto_refuses_an_empty_digit_folder(tmp_path, folder, junk):
+    d = tmp_path / folder
+    d.mkdir()
+    for j in junk:
+        (d / j).write_bytes(b"\0")
+    with raises_naming(f"in {d}: missing ", ".*the folder is empty"):
+        build_from("rot_mnist", tmp_path)
+
+
+def test_auto_refuses_misplaced_digit_files(tmp_path):
+    make_mnist_dir(tmp_path)  # the IDX files at the top of data/raw, not in data/raw/mnist/
+    with raises_naming(
+        f"misplaced MNIST IDX files: found {tmp_path / 't10k-images-idx3-ubyte'}, ",
+        ".*" + re.escape(f", but source 'mnist_idx' reads {tmp_path / 'mnist'}/ only"),
+    ):
+        build_from("scale_mnist", tmp_path)
+    r2 = tmp_path / "r2"
+    make_mnist_dir(r2 / "mnist")
+    make_amat_dir(r2 / "mnist")  # the .amat files beside the IDX files
+    with raises_naming(f"misplaced mnist_rotation_new .amat files: found {r2 / 'mnist' / raw.AMAT_FILES['test']}"):
+        build_from("rot_mnist", r2)
+    assert build_from("scale_mnist", r2)[1]["source"] == "mnist_idx"  # scale_mnist reads no .amat
+    r3 = tmp_path / "r3"
+    r3.mkdir()
+    (r3 / "mnist.zip").write_bytes(b"PK")  # downloaded, not extracted
+    with raises_naming(f"misplaced MNIST IDX files: found {r3 / 'mnist.zip'}"):
+        build_from("rot_mnist", r3)
+
+
+def test_auto_uses_embedded_only_when_nothing_of_mnist_is_there(tmp_path):
+    (tmp_path / "README.md").write_text("what goes where")
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    (tmp_path / "notes").mkdir()
+    for name in ("rot_mnist", "scale_mnist"):
+        assert build_from(name, tmp_path)[1]["source"] == "embedded"
+    assert choose(tmp_path / "absent", "auto", ("amat", "mnist_idx")) == ("embedded", None)
+    with raises_naming(f"source 'mnist_idx' needs the MNIST IDX files in {tmp_path / 'mnist'}/, which does not exist"):
+        build_from("scale_mnist", tmp_path, "mnist_idx")
 
 
 def test_rotation_direction_matches_an_independent_implementation():
@@ -132,7 +215,7 @@ def test_rotation_direction_matches_an_independent_implementation():
 def test_rot_mnist_from_idx_protocol(tmp_path):
     m = make_mnist_dir(tmp_path / "mnist")
     cfg = RotMnistConfig(source="mnist_idx", seed=3)
-    splits, meta = build_rot_mnist(cfg, SplitSizes(20, 10, 15), m, tmp_path / "none")
+    splits, meta = build_rot_mnist(cfg, SplitSizes(20, 10, 15), tmp_path)
     assert meta["source"] == "mnist_idx" and "pooled" in meta["origin"]
     assert {k: len(s.labels) for k, s in splits.items()} == {"train": 20, "val": 10, "test": 15}
     angles = np.concatenate([s.factors["angle"] for s in splits.values()])
@@ -152,14 +235,14 @@ def test_rot_mnist_from_idx_protocol(tmp_path):
 
 
 def test_rot_mnist_amat_used_as_is(tmp_path):
-    a = make_amat_dir(tmp_path / "amat")
-    splits, meta = build_rot_mnist(RotMnistConfig(source="amat"), SplitSizes(10, 5, 15), tmp_path / "x", a)
+    a = make_amat_dir(tmp_path / "mnist_rotation_new")
+    splits, meta = build_rot_mnist(RotMnistConfig(source="amat"), SplitSizes(10, 5, 15), tmp_path)
     train_all, test_all = raw.read_rotation_amat(a)
     assert np.array_equal(splits["train"].images[:, 0], train_all.images[:10])
     assert np.array_equal(splits["val"].images[:, 0], train_all.images[-5:])
     assert np.isnan(splits["test"].factors["angle"]).all()
     with pytest.raises(ValueError, match="exceeds"):
-        build_rot_mnist(RotMnistConfig(source="amat"), SplitSizes(20, 10, 1), tmp_path / "x", a)
+        build_rot_mnist(RotMnistConfig(source="amat"), SplitSizes(20, 10, 1), tmp_path)
 
 
 def _digest(d: Path) -> dict[str, str]:
@@ -169,10 +252,10 @@ def _digest(d: Path) -> dict[str, str]:
 def test_same_params_same_bytes(tmp_path):
     cfg, sizes = RotMnistConfig(source="embedded", seed=7), SplitSizes(40, 10, 20)
     for name in ("a", "b"):
-        splits, meta = build_rot_mnist(cfg, sizes, tmp_path, tmp_path)
+        splits, meta = build_rot_mnist(cfg, sizes, tmp_path)
         save_dataset(tmp_path / name, splits, meta)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    splits, meta = build_rot_mnist(RotMnistConfig(source="embedded", seed=8), sizes, tmp_path, tmp_path)
+    splits, meta = build_rot_mnist(RotMnistConfig(source="embedded", seed=8), sizes, tmp_path)
     save_dataset(tmp_path / "c", splits, meta)
     assert _digest(tmp_path / "a")["train_images.npy"] != _digest(tmp_path / "c")["train_images.npy"]
     back = load_split(tmp_path / "a", "val")

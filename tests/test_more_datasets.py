@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
-from test_data import _digest, fake_digits, make_mnist_dir
+from test_data import _digest, fake_digits, make_mnist_dir, raises_naming
 
 from eqlab.data import blobs as B
 from eqlab.data.card import write_card
@@ -43,15 +43,15 @@ def test_shrink_digits_scales_the_extent():
 
 
 def test_scale_mnist_from_idx(tmp_path):
-    m = make_mnist_dir(tmp_path / "mnist", n_train=40, n_test=20)
+    make_mnist_dir(tmp_path / "mnist", n_train=40, n_test=20)
     cfg = ScaleMnistConfig(source="auto", seed=1)
-    splits, meta = build_scale_mnist(cfg, SplitSizes(30, 10, 20), m)
+    splits, meta = build_scale_mnist(cfg, SplitSizes(30, 10, 20), tmp_path)
     assert meta["source"] == "mnist_idx"
     s = splits["train"].factors["scale"]
     assert s.min() >= 0.3 - 1 / 28 and s.max() <= 1.0
     assert np.all(np.abs(splits["train"].factors["scale_drawn"] - s) <= 0.5 / 28 + 1e-6)
     for name in ("a", "b"):
-        save_dataset(tmp_path / name, *build_scale_mnist(cfg, SplitSizes(30, 10, 20), m))
+        save_dataset(tmp_path / name, *build_scale_mnist(cfg, SplitSizes(30, 10, 20), tmp_path))
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
 
 
@@ -129,6 +129,85 @@ def test_tinyimagenet_errors_name_the_file(tmp_path):
         read_tinyimagenet(root, sizes, 0)
 
 
+TIM_SIZES = TimSizes(n_classes=2, train_per_class=4, val_per_class=2, test_per_class=3)
+
+
+def test_auto_refuses_a_tim_tree_without_wnids(tmp_path):
+    root = make_tim_tree(tmp_path / "tiny-imagenet-200")
+    (root / "wnids.txt").unlink()
+    with raises_naming(f"incomplete TinyImageNet in {root}: missing wnids.txt (found train/, val/)"):
+        build_tim("rot_tim", TimConfig(), TIM_SIZES, tmp_path)
+
+
+def test_tim_unpacked_one_level_too_deep_is_read_where_it_is(tmp_path):
+    outer = tmp_path / "raw" / "tiny-imagenet-200"
+    inner = make_tim_tree(outer / "tiny-imagenet-200")
+    (outer / ".DS_Store").write_bytes(b"\0")
+    (outer / "__MACOSX").mkdir()
+    splits, meta = build_tim("rot_tim", TimConfig(), TIM_SIZES, tmp_path / "raw")
+    assert meta["source"] == "tinyimagenet" and meta["origin"] == f"TinyImageNet at {inner}"
+    flat, _ = build_tim(
+        "rot_tim", TimConfig(), TIM_SIZES, make_tim_tree(tmp_path / "flat" / "tiny-imagenet-200").parent
+    )
+    assert all(np.array_equal(splits[k].images, flat[k].images) for k in splits)
+    (inner / "val" / "val_annotations.txt").unlink()  # one level down, still checked
+    with raises_naming(f"incomplete TinyImageNet in {inner}: missing val/val_annotations.txt"):
+        build_tim("rot_tim", TimConfig(), TIM_SIZES, tmp_path / "raw")
+
+
+@pytest.mark.parametrize("folder", ["tiny-imagenet-200", "kth_tips"])
+@pytest.mark.parametrize("junk", [(), (".DS_Store", "__MACOSX/")])
+def test_auto_refuses_an_empty_tim_or_kth_folder(tmp_path, folder, junk):
+    d = tmp_path / folder
+    d.mkdir()
+    for j in junk:
+        (d / j).mkdir() if j.endswith("/") else (d / j).write_bytes(b"\0")
+    title = "TinyImageNet" if folder == "tiny-imagenet-200" else "KTH-TIPS textures"
+    with raises_naming(f"incomplete {title} in {d}: missing ", ".*the folder is empty"):
+        if folder == "kth_tips":
+            B.build_blobs(B.BlobsConfig(), B.BlobSizes(1, 1, 1), tmp_path)
+        else:
+            build_tim("r2_tim", TimConfig(), TIM_SIZES, tmp_path)
+
+
+def test_auto_refuses_misplaced_tim_and_kth(tmp_path):
+    (tmp_path / "tiny-imagenet-200.zip").write_bytes(b"PK")  # downloaded, not extracted
+    (tmp_path / "kth-tips" / "sponge").mkdir(parents=True)  # a near miss of kth_tips/
+    with raises_naming(
+        f"misplaced TinyImageNet: found {tmp_path / 'tiny-imagenet-200.zip'}, but source "
+        f"'tinyimagenet' reads {tmp_path / 'tiny-imagenet-200'}/ only"
+    ):
+        build_tim("rot_tim", TimConfig(), TIM_SIZES, tmp_path)
+    with raises_naming(
+        f"misplaced KTH-TIPS textures: found {tmp_path / 'kth-tips'}, but source 'kth_tips' "
+        f"reads {tmp_path / 'kth_tips'}/ only"
+    ):
+        B.build_blobs(B.BlobsConfig(), B.BlobSizes(1, 1, 1), tmp_path)
+
+
+def test_auto_uses_the_tim_stand_in_only_when_nothing_of_it_is_there(tmp_path):
+    make_mnist_dir(tmp_path / "mnist")  # other datasets' files do not count
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    _, meta = build_tim("rot_tim", TimConfig(), TimSizes(2, 2, 1, 1), tmp_path)
+    assert meta["source"] == "embedded"
+    with raises_naming(
+        f"source 'tinyimagenet' needs the TinyImageNet in {tmp_path / 'tiny-imagenet-200'}/, which does not exist"
+    ):
+        build_tim("rot_tim", TimConfig(source="tinyimagenet"), TIM_SIZES, tmp_path)
+
+
+def test_non_utf8_tim_text_files_are_named(tmp_path):
+    root = make_tim_tree(tmp_path / "tiny-imagenet-200")
+    (root / "wnids.txt").write_bytes("n01\nn02\nn03\n# caf\xe9\n".encode("latin-1"))
+    with raises_naming(f"{root / 'wnids.txt'}: not UTF-8 text (byte 0xe9 at offset"):
+        build_tim("rot_tim", TimConfig(), TIM_SIZES, tmp_path)
+    (root / "wnids.txt").write_text("n01\nn02\nn03\n")
+    ann = root / "val" / "val_annotations.txt"
+    ann.write_bytes(ann.read_bytes().replace(b"\t0\t0", "\tcaf\xe9".encode("latin-1"), 1))
+    with raises_naming(f"{ann}: not UTF-8 text"):
+        build_tim("rot_tim", TimConfig(), TIM_SIZES, tmp_path)
+
+
 def test_r2_flip_fraction_matches_param(tmp_path):
     sizes = TimSizes(n_classes=4, train_per_class=100, val_per_class=1, test_per_class=1)
     splits, meta = build_tim("r2_tim", TimConfig(source="embedded", flip_prob=0.5, seed=3), sizes, tmp_path)
@@ -204,6 +283,23 @@ def test_kth_tips_tree_is_used_and_checked(tmp_path):
     (root / "sponge" / "s1.png").write_bytes(b"broken")
     with pytest.raises(RawDataError, match="s1.png: not a readable image"):
         B.build_blobs(B.BlobsConfig(), B.BlobSizes(2, 2, 2), tmp_path / "raw")
+
+
+def test_kth_tips_junk_is_neither_a_class_nor_an_image(tmp_path):
+    root = tmp_path / "kth_tips"
+    rng = np.random.default_rng(1)
+    for c in ("cotton", "sponge"):
+        (root / c).mkdir(parents=True)
+        tex = ndimage.gaussian_filter(rng.normal(size=(64, 64)), 2)
+        Image.fromarray(np.clip(128 + 400 * tex, 0, 255).astype(np.uint8)).save(root / c / "s1.png")
+        (root / c / "._s0.png").write_bytes(b"\0\5\x16\7")  # macOS resource fork, sorts first
+    (root / "__MACOSX" / "cotton").mkdir(parents=True)
+    (root / ".DS_Store").write_bytes(b"\0")
+    _, meta = B.build_blobs(B.BlobsConfig(), B.BlobSizes(1, 1, 1), tmp_path)
+    assert meta["source"] == "kth_tips" and meta["textures"] == ["cotton", "sponge"]
+    (root / "sponge" / "s1.png").unlink()
+    with raises_naming(f"incomplete KTH-TIPS textures in {root}: missing images in sponge/"):
+        B.build_blobs(B.BlobsConfig(), B.BlobSizes(1, 1, 1), tmp_path)
 
 
 def test_dataset_card(tmp_path):

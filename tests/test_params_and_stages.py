@@ -163,6 +163,28 @@ def test_corrupt_raw_file_fails_the_stage_and_keeps_the_old_dataset(tmp_path, ca
     assert (out / "meta.json").read_text() == "{}"
 
 
+def test_partial_raw_data_fails_the_stage_in_one_line_naming_the_file(tmp_path, capsys, params):
+    from test_data import make_mnist_dir
+    from test_more_datasets import make_tim_tree
+
+    raw = tmp_path / "raw"
+    m = make_mnist_dir(raw / "mnist")
+    (m / "t10k-images-idx3-ubyte").unlink()
+    tim = make_tim_tree(raw / "tiny-imagenet-200")
+    (tim / "wnids.txt").write_bytes(b"n01\n\xff\n")
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "meta.json").write_text("{}")
+    for name, expected in (
+        ("scale_mnist", f"error: incomplete MNIST IDX files in {m}: missing t10k-images-idx3-ubyte[.gz]"),
+        ("rot_tim", f"error: {tim / 'wnids.txt'}: not UTF-8 text (byte 0xff at offset 4)\n"),
+    ):
+        argv = [name, "--raw-dir", str(raw), "--out", str(out)]
+        rc, err = run_with(tmp_path, capsys, params, lambda p: None, "make_dataset", argv)
+        assert rc == 2 and err.startswith(expected) and err.count("\n") == 1, err
+    assert (out / "meta.json").read_text() == "{}"
+
+
 def test_params_file_is_valid_for_every_profile(params):
     from eqlab.data.registry import DATASETS, dataset_spec
     from eqlab.runs import run_specs

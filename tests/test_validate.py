@@ -66,3 +66,31 @@ def test_cli_exit_codes(params, tmp_path, capsys):
     assert main(["validate", "--params", str(bad), "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "'device' is 'tpu'; allowed values: ['auto', 'cpu', 'cuda']" in err and "nothing was run" in err
+
+
+def test_data_raw_layout_problems_are_reported_before_anything_runs(params, tmp_path, capsys):
+    from test_data import make_mnist_dir
+    from test_more_datasets import make_tim_tree
+
+    raw = tmp_path / "data" / "raw"
+    m = make_mnist_dir(raw / "mnist")
+    (m / "train-labels-idx1-ubyte").unlink()
+    tim = make_tim_tree(raw / "tiny-imagenet-200")
+    (tim / "wnids.txt").write_bytes(b"n01\nn02\xff\n")
+    p = copy.deepcopy(params)
+    p["make_dataset"]["blobs"]["source"] = "kth_tips"
+    problems = validate(p, tmp_path)
+    assert problems == [
+        f"make_dataset.rot_mnist.source, make_dataset.scale_mnist.source: incomplete MNIST IDX files in {m}: "
+        "missing train-labels-idx1-ubyte[.gz] (found t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, "
+        "train-images-idx3-ubyte); complete it or remove it (see data/raw/README.md)",
+        f"make_dataset.rot_tim.source, make_dataset.r2_tim.source: {tim / 'wnids.txt'}: not UTF-8 text "
+        "(byte 0xff at offset 7)",
+        f"make_dataset.blobs.source: source 'kth_tips' needs the KTH-TIPS textures in {raw / 'kth_tips'}/, "
+        "which does not exist (see data/raw/README.md)",
+    ], problems
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(p))
+    assert main(["validate", "--params", str(f), "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"3 problem(s) in {f} or {raw}; nothing was run" in err

@@ -1,8 +1,10 @@
 """Check every params section and the run references before ``dvc repro`` starts anything.
 
 ``dvc repro`` removes a stage's outputs before it runs the stage, so a bad param found by a stage
-costs the previous result. :func:`validate` finds what can be found without data: every section
-each stage reads (built with the same typed configs), each run's spec and architecture rules, the
+costs the previous result. :func:`validate` finds what can be found without reading datasets: every
+section each stage reads (built with the same typed configs), the layout of ``data/raw`` as each
+dataset's ``source`` sees it (the check ``make_dataset`` makes first: a partial, misplaced or empty
+real dataset is an error even under ``source: auto``), each run's spec and architecture rules, the
 runs listed in ``extract_features.runs`` against ``train.models``, the device, and outputs of runs
 no longer in params. It returns every problem found (one line each, naming the params key), not
 only the first.
@@ -30,13 +32,20 @@ def _section(params: dict[str, Any], cls: type, key: str) -> Any:
     return build(cls, section(params, key), key)
 
 
-def check_datasets(params: dict[str, Any], profile: str, problems: list[str]) -> None:
+def check_datasets(params: dict[str, Any], profile: str, raw_root: Path, problems: list[str]) -> None:
+    """Each dataset's sections, and ``raw_root`` (data/raw) as its source sees it: one line per
+    layout problem, naming every dataset it stops (rot_mnist and scale_mnist share ``mnist/``)."""
+    from eqlab.data.layout import layout_problems
     from eqlab.data.registry import DATASETS, dataset_spec
 
+    raw_problems: dict[str, list[str]] = {}
     for name in DATASETS:
         spec = dataset_spec(name)
-        _attempt(problems, _section, params, spec.config, f"make_dataset.{name}")
+        cfg = _attempt(problems, _section, params, spec.config, f"make_dataset.{name}")
         _attempt(problems, _section, params, spec.sizes, f"make_dataset.{profile}.{name}")
+        for message in layout_problems(raw_root, cfg.source, spec.raw_sources) if cfg is not None else ():
+            raw_problems.setdefault(message, []).append(f"make_dataset.{name}.source")
+    problems += [f"{', '.join(keys)}: {message}" for message, keys in raw_problems.items()]
 
 
 def check_runs(params: dict[str, Any], profile: str, problems: list[str]) -> dict[str, Any]:
@@ -116,7 +125,8 @@ def check_stale(root: Path, runs: list[str], probed: list[str], problems: list[s
 
 
 def validate(params: dict[str, Any], root: Path = Path(".")) -> list[str]:
-    """Every problem in ``params`` (and stale outputs under ``root``), one line each; empty when all is well."""
+    """Every problem in ``params``, in ``root/data/raw`` and stale outputs under ``root``, one line
+    each; empty when all is well."""
     from eqlab.train.device import device_from_params
 
     problems: list[str] = []
@@ -124,7 +134,7 @@ def validate(params: dict[str, Any], root: Path = Path(".")) -> list[str]:
     if profile is None:
         return problems
     _attempt(problems, device_from_params, params)
-    check_datasets(params, profile, problems)
+    check_datasets(params, profile, root / "data" / "raw", problems)
     runs = check_runs(params, profile, problems)
     check_probes(params, profile, runs, problems)
     check_stale(root, sorted(runs), sorted((params.get("extract_features") or {}).get("runs") or {}), problems)

@@ -11,7 +11,8 @@ r₀ ~ U[0.2, 0.35]·size and a_k ~ U[0, 0.25/k]. The target marks every pixel w
 In levels 2 and 3 both textures are standardised to the same mean and contrast, so intensity and
 gradient magnitude say little about where the edge is. Textures: brick, grass and gravel from
 scikit-image plus procedural oriented gratings and anisotropically filtered noise; a KTH-TIPS folder
-(``data/raw/kth_tips/<class>/*.png|jpg``) replaces them when present.
+(``data/raw/kth_tips/<class>/*.png|jpg``) replaces them when present (with ``source: auto`` an empty
+or incomplete one is an error, never a silent fall-back: :mod:`eqlab.data.layout`).
 
 Sample ``i`` of level ``l`` in split ``s`` depends only on ``(seed, s, l, i)``: any sample can be
 regenerated alone (:func:`blob_sample`), so training may stream fresh samples while val/test are
@@ -27,12 +28,12 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from eqlab.data.layout import IMAGE_SUFFIXES, choose, entries
 from eqlab.data.raw import RawDataError
 from eqlab.data.store import Split
 
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
-KTH_DIR = "kth_tips"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+RAW_SOURCES = ("kth_tips",)  # what ``auto`` looks for in data/raw
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,12 @@ def kth_textures(root: Path) -> list[tuple[str, np.ndarray]]:
     """One grey texture per class folder of a KTH-TIPS tree (its first image, sorted by name)."""
     from PIL import Image, UnidentifiedImageError
 
-    classes = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    classes = [p for p in entries(root) if p.is_dir()]
     if len(classes) < 2:
         raise RawDataError(f"{root}: expected at least two class folders of texture images")
     bank = []
     for c in classes:
-        files = sorted(p for p in c.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = [p for p in entries(c) if p.suffix.lower() in IMAGE_SUFFIXES]
         if not files:
             raise RawDataError(f"{c}: no texture images ({', '.join(IMAGE_SUFFIXES)})")
         try:
@@ -205,10 +206,8 @@ def boundary_f_measure(scores: np.ndarray, targets: np.ndarray, tolerance: int,
 
 
 def build_blobs(cfg: BlobsConfig, sizes: BlobSizes, raw_root: Path) -> tuple[dict[str, Split], dict]:
-    kth = raw_root / KTH_DIR
-    present = kth.is_dir() and any(p.is_dir() for p in kth.iterdir())
-    source = cfg.source if cfg.source != "auto" else ("kth_tips" if present else "embedded")
-    textures = kth_textures(kth) if source == "kth_tips" else embedded_textures(cfg.seed)
+    source, kth = choose(raw_root, cfg.source, RAW_SOURCES)
+    textures = kth_textures(kth) if kth is not None else embedded_textures(cfg.seed)
     for lev in cfg.levels:
         if lev not in (1, 2, 3):
             raise ValueError(f"params key 'make_dataset.blobs.levels' has {lev}; allowed values: [1, 2, 3]")
@@ -232,7 +231,7 @@ def build_blobs(cfg: BlobsConfig, sizes: BlobSizes, raw_root: Path) -> tuple[dic
                                                        test.targets[sel, 0], cfg.tolerance)
     meta = {
         "dataset": "blobs", "source": source, "source_requested": cfg.source,
-        "origin": f"KTH-TIPS at {kth}" if source == "kth_tips" else "scikit-image brick/grass/gravel + procedural",
+        "origin": f"KTH-TIPS at {kth}" if kth is not None else "scikit-image brick/grass/gravel + procedural",
         "textures": [name for name, _ in textures],
         "protocol": {"size": [cfg.size, cfg.size], "levels": list(cfg.levels), "boundary_width": cfg.boundary_width,
                      "noise_level1": cfg.noise, "sample_seed": "numpy default_rng([seed, split, level, i])",
@@ -248,4 +247,4 @@ def spec(name: str):
     """``blobs`` for the dataset registry."""
     from eqlab.data.registry import DatasetSpec
 
-    return DatasetSpec(BlobsConfig, BlobSizes, build_blobs, "Textured blobs")
+    return DatasetSpec(BlobsConfig, BlobSizes, build_blobs, "Textured blobs", RAW_SOURCES)

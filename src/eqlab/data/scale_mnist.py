@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from eqlab.data import raw
+from eqlab.data.layout import choose
 from eqlab.data.store import Split, SplitSizes
 
 
@@ -28,6 +29,9 @@ class ScaleMnistConfig:
     scale_min: float = field(default=0.3, metadata={"min": 0.05, "max": 1.0})
     scale_max: float = field(default=1.0, metadata={"min": 0.05, "max": 1.0})
     seed: int = 0
+
+
+RAW_SOURCES = ("mnist_idx",)  # what ``auto`` looks for in data/raw
 
 
 def stratified_split(labels: np.ndarray, sizes: SplitSizes, seed: int) -> dict[str, np.ndarray]:
@@ -66,11 +70,11 @@ def shrink_digits(images: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, n
     return out, eff
 
 
-def build_scale_mnist(cfg: ScaleMnistConfig, sizes: SplitSizes, mnist_dir: Path) -> tuple[dict[str, Split], dict]:
+def build_scale_mnist(cfg: ScaleMnistConfig, sizes: SplitSizes, raw_root: Path) -> tuple[dict[str, Split], dict]:
     if cfg.scale_min > cfg.scale_max:
         raise ValueError("make_dataset.scale_mnist: scale_min must not exceed scale_max")
-    source = cfg.source if cfg.source != "auto" else ("mnist_idx" if raw.idx_present(mnist_dir) else "embedded")
-    pool = raw.digit_pool(source, mnist_dir)
+    source, folder = choose(raw_root, cfg.source, RAW_SOURCES)
+    pool = raw.digit_pool(source, folder)
     parts = stratified_split(pool.labels, sizes, cfg.seed)
     rng = np.random.default_rng([cfg.seed, 1])
     splits = {}
@@ -92,5 +96,4 @@ def spec(name: str):
     """``scale_mnist`` for the dataset registry."""
     from eqlab.data.registry import DatasetSpec
 
-    return DatasetSpec(ScaleMnistConfig, SplitSizes, lambda c, s, r: build_scale_mnist(c, s, r / "mnist"),
-                       "Scale-MNIST")
+    return DatasetSpec(ScaleMnistConfig, SplitSizes, build_scale_mnist, "Scale-MNIST", RAW_SOURCES)

@@ -6,18 +6,22 @@ Real data: the standard TinyImageNet folder under ``data/raw/tiny-imagenet-200/`
     train/<wnid>/images/*.JPEG          (500 per class, 64×64)
     val/images/*.JPEG + val/val_annotations.txt   (file, wnid, bbox; 50 per class)
 
+A tree unpacked one level too deep (``tiny-imagenet-200/tiny-imagenet-200/…``) is read where it
+is; with ``source: auto`` a partial tree is an error, never a silent fall-back
+(:mod:`eqlab.data.layout`). ``wnids.txt`` and ``val_annotations.txt`` must be UTF-8 (or ASCII).
+
 ``n_classes`` wnids are chosen by seed. Train images are split into ``train`` and a held-out
 ``val`` (the paper tuned on its test set; we keep them apart); TinyImageNet's own val images form
 ``test``, two rotated copies each. Every image is rotated once by θ ~ U[0, 2π) (bilinear, about
 the centre) and then masked to the inscribed disk, so corners carry no orientation cue. R2-TIM
 first flips each image horizontally and vertically, each with probability ``flip_prob``.
 
-Embedded default (no TinyImageNet present): *not TinyImageNet*. One class per photograph or texture
-that ships inside scikit-image / scikit-learn; samples are random crops (64–160 px, resized to
-64×64 with antialiasing), train/val crops from the top 65 % of each picture, test crops from the
-bottom 35 % (no shared pixels). Each crop is reduced to luminance, standardised, then given a random
-contrast, brightness and colour tint, so neither colour nor mean intensity identifies the class:
-texture and structure do. The same rotation / flip / mask protocol follows.
+Embedded default (nothing of TinyImageNet in ``data/raw``): *not TinyImageNet*. One class per
+photograph or texture that ships inside scikit-image / scikit-learn; samples are random crops
+(64–160 px, resized to 64×64 with antialiasing), train/val crops from the top 65 % of each picture,
+test crops from the bottom 35 % (no shared pixels). Each crop is reduced to luminance, standardised,
+then given a random contrast, brightness and colour tint, so neither colour nor mean intensity
+identifies the class: texture and structure do. The same rotation / flip / mask protocol follows.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from eqlab.data.layout import choose, is_junk, utf8_text
 from eqlab.data.raw import RawDataError
 from eqlab.data.store import Split
 from eqlab.groups import circular_mask, rotate
 
-TIM_DIR = "tiny-imagenet-200"
+RAW_SOURCES = ("tinyimagenet",)  # what ``auto`` looks for in data/raw
 EMBEDDED_CLASSES = (
     "astronaut", "camera", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
     "moon", "coins", "clock", "cell", "brick", "grass", "gravel", "sklearn:china.jpg", "sklearn:flower.jpg",
@@ -79,7 +84,7 @@ def read_tinyimagenet(root: Path, sizes: TimSizes, seed: int) -> tuple[dict[str,
     wnids_file = root / "wnids.txt"
     if not wnids_file.exists():
         raise RawDataError(f"missing TinyImageNet file: expected {wnids_file}")
-    wnids = sorted(w.strip() for w in wnids_file.read_text().split() if w.strip())
+    wnids = sorted(w.strip() for w in utf8_text(wnids_file).split() if w.strip())
     if len(wnids) < sizes.n_classes:
         raise RawDataError(f"{wnids_file}: lists {len(wnids)} classes, params ask for {sizes.n_classes}")
     rng = np.random.default_rng(seed)
@@ -88,7 +93,7 @@ def read_tinyimagenet(root: Path, sizes: TimSizes, seed: int) -> tuple[dict[str,
     need = sizes.train_per_class + sizes.val_per_class
     for label, w in enumerate(chosen):
         folder = root / "train" / w / "images"
-        files = sorted(folder.glob("*.JPEG")) if folder.is_dir() else []
+        files = sorted(f for f in folder.glob("*.JPEG") if not is_junk(f.name)) if folder.is_dir() else []
         if len(files) < need:
             raise RawDataError(f"{folder}: expected at least {need} .JPEG files, found {len(files)}")
         files = [files[i] for i in rng.permutation(len(files))[:need]]
@@ -98,7 +103,7 @@ def read_tinyimagenet(root: Path, sizes: TimSizes, seed: int) -> tuple[dict[str,
     if not ann.exists():
         raise RawDataError(f"missing TinyImageNet file: expected {ann}")
     by_class: dict[str, list[str]] = {}
-    for n, line in enumerate(ann.read_text().splitlines(), 1):
+    for n, line in enumerate(utf8_text(ann).splitlines(), 1):
         parts = line.split("\t")
         if len(parts) < 2:
             raise RawDataError(f"{ann}: line {n} is not '<file>\\t<wnid>\\t…'")
@@ -197,9 +202,8 @@ def colour_baseline(train: Split, test: Split) -> dict[str, float]:
 
 
 def build_tim(name: str, cfg: TimConfig, sizes: TimSizes, raw_root: Path) -> tuple[dict[str, Split], dict]:
-    root = raw_root / TIM_DIR
-    source = cfg.source if cfg.source != "auto" else ("tinyimagenet" if (root / "wnids.txt").exists() else "embedded")
-    if source == "tinyimagenet":
+    source, root = choose(raw_root, cfg.source, RAW_SOURCES)
+    if root is not None:
         arrays, classes = read_tinyimagenet(root, sizes, cfg.seed)
         origin = f"TinyImageNet at {root}"
     else:
@@ -230,5 +234,5 @@ def spec(name: str):
     """``rot_tim`` and ``r2_tim`` for the dataset registry."""
     from eqlab.data.registry import DatasetSpec
 
-    return DatasetSpec(TimConfig, TimSizes, lambda c, s, r: build_tim(name, c, s, r),
-                       {"rot_tim": "Rot-TIM", "r2_tim": "R2-TIM"}[name])
+    title = {"rot_tim": "Rot-TIM", "r2_tim": "R2-TIM"}[name]
+    return DatasetSpec(TimConfig, TimSizes, lambda c, s, r: build_tim(name, c, s, r), title, RAW_SOURCES)
