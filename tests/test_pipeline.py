@@ -92,6 +92,10 @@ def test_smoke_dag_experiments_and_determinism(repo):
     original = (repo / "params.yaml").read_text().splitlines()
     out = run(["dvc", "exp", "run", "-S", "profile=smoke"], repo)
     assert ran(out) == ALL, out[-2000:]
+    # progress is visible through DVC (training steps, extent batches, notebook cells), and nothing
+    # alarming that is not a problem: no kernel-over-TCP, missing-alt-text or e2cnn indexing warnings
+    assert all(bar in out for bar in ("train: 100%", "extent r4: ", "Executing: 100%")), out[-3000:]
+    assert not any(noise in out for noise in ("over TCP", "Alternative text", "uint8", "Traceback")), out[-3000:]
     # params.yaml is written in the style DVC dumps, so `-S` changes exactly the one line it sets
     changed = [(a, b) for a, b in zip(original, (repo / "params.yaml").read_text().splitlines(), strict=True) if a != b]
     assert changed == [("profile: small", "profile: smoke")], changed
