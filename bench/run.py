@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from eqlab.cli import setup_logging
 from eqlab.env import library_versions
 from eqlab.features.extract import extract_features
 from eqlab.groups import get_transform, group_elements, group_pool
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=float, default=0.125)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
+    setup_logging()  # the stages' log format and warning filters (e2cnn's uint8 indexing)
     torch.manual_seed(0)
     device = choose_device("auto")
     rows = bench_training(device, args.n_train, args.width, args.repeats)
