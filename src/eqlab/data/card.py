@@ -30,9 +30,14 @@ def example_grid(splits: dict[str, Split], per_row: int = 10, rows: int = 3) -> 
 
 
 def card_markdown(name: str, title: str, meta: dict[str, Any], params: dict[str, Any], sizes: dict[str, Any]) -> str:
-    lines = [f"# Dataset card: {title} (`{name}`)", "",
-             f"- **source used**: `{meta['source']}` (asked: `{meta['source_requested']}`)",
-             f"- **origin**: {meta['origin']}", f"- **profile**: `{meta.get('profile', '?')}`", ""]
+    lines = [
+        f"# Dataset card: {title} (`{name}`)",
+        "",
+        f"- **source used**: `{meta['source']}` (asked: `{meta['source_requested']}`)",
+        f"- **origin**: {meta['origin']}",
+        f"- **profile**: `{meta.get('profile', '?')}`",
+        "",
+    ]
     lines += ["| split | n | image shape | class counts |", "|---|---|---|---|"]
     for split, info in meta["splits"].items():
         lines.append(f"| {split} | {info['n']} | {'×'.join(map(str, info['shape']))} | {info['class_counts']} |")
@@ -40,17 +45,42 @@ def card_markdown(name: str, title: str, meta: dict[str, Any], params: dict[str,
         lines += ["", "Classes: " + ", ".join(f"{i}: `{c}`" for i, c in enumerate(meta["classes"]))]
     lines += ["", "## Protocol", ""] + [f"- {k}: {v}" for k, v in meta["protocol"].items()]
     if "difficulty" in meta:
-        lines += ["", "## Difficulty", "", meta["difficulty"]["metric"], "",
-                  "| level | F | precision | recall | threshold |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Difficulty",
+            "",
+            meta["difficulty"]["metric"],
+            "",
+            "| level | F | precision | recall | threshold |",
+            "|---|---|---|---|---|",
+        ]
         for lev, d in meta["difficulty"]["levels"].items():
-            lines.append(f"| {lev} | {d['f_measure']:.3f} | {d['precision']:.3f} | {d['recall']:.3f} | {d['threshold']:.2f} |")
-    lines += ["", "## Params", "", "```", *(f"{k}: {v}" for k, v in {**params, **sizes}.items()), "```", "",
-              "![examples](examples.png)", ""]
+            lines.append(
+                f"| {lev} | {d['f_measure']:.3f} | {d['precision']:.3f} | {d['recall']:.3f} | {d['threshold']:.2f} |"
+            )
+    lines += [
+        "",
+        "## Params",
+        "",
+        "```",
+        *(f"{k}: {v}" for k, v in {**params, **sizes}.items()),
+        "```",
+        "",
+        "![examples](examples.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 
-def write_card(out: str | Path, name: str, title: str, splits: dict[str, Split], meta: dict[str, Any],
-               params: dict[str, Any], sizes: dict[str, Any]) -> None:
+def write_card(
+    out: str | Path,
+    name: str,
+    title: str,
+    splits: dict[str, Split],
+    meta: dict[str, Any],
+    params: dict[str, Any],
+    sizes: dict[str, Any],
+) -> None:
     from PIL import Image
 
     with atomic_path(out) as tmp:
