@@ -6,6 +6,7 @@ A paper's claims are functions over the collected tables (``papers/<paper>/claim
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -65,3 +66,14 @@ def verdict_table(claims: Iterable[Claim], ids: bool = True, label: str = "claim
     if any(c.n is not None for c in claims):
         df["n"] = pd.array([c.n for c in claims], dtype="Int64")
     return df
+
+
+def by_id(claims: Iterable[Claim]) -> list[Claim]:
+    """Claims in the paper's order of numbers ("1" < "1a" < "1b" < "2" < … < "10"; ids that are not
+    numbered, e.g. a dataset's name, last, alphabetically), keeping the given order within one id."""
+
+    def key(c: Claim) -> tuple:
+        m = re.fullmatch(r"(\d+)(.*)", c.id)
+        return (0, int(m.group(1)), m.group(2)) if m else (1, 0, c.id)
+
+    return sorted(claims, key=key)

@@ -35,6 +35,23 @@ def scrub(nb: Any) -> Any:
     return nb
 
 
+def repo_root(start: str | Path | None = None) -> Path:
+    """The repository root: the nearest folder at or above ``start`` (default: the working directory)
+    that holds ``dvc.yaml``. A report notebook runs from the root under papermill (``dvc repro``) and
+    from ``notebooks/`` when opened by hand; its path parameters are relative to the root either way."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file():
+            return folder
+    raise FileNotFoundError(f"no dvc.yaml in {here} or any folder above it: not inside the eqlab repository")
+
+
+def repo_path(path: str | Path, start: str | Path | None = None) -> Path:
+    """``path`` as given when absolute, else relative to :func:`repo_root` (found from ``start``)."""
+    path = Path(path)
+    return path if path.is_absolute() else repo_root(start) / path
+
+
 def notebook_parameters(template: str | Path) -> set[str]:
     """Names assigned in the template's ``parameters`` cell (papermill would warn on others)."""
     import ast

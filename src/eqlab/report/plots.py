@@ -3,10 +3,12 @@ byte-stable). A paper's own figures live in ``eqlab.papers.<paper>.plots``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib import colormaps
 
 from eqlab.report.results import extent
 
@@ -19,22 +21,53 @@ PROBE_STYLE = {
 }
 
 
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+
+
+def line_styles(names: Sequence[str]) -> dict[str, dict]:
+    """A distinct look (``color``, ``ls``, ``marker``) per name, in the order given, for ``Axes.plot``.
+
+    Up to 10 names: the ten ``tab10`` colours; up to 20: ``tab20`` (ten hues, dark and light); beyond:
+    the 20 colours again with the next line style. Markers cycle too, so curves stay apart where colours
+    are hard to tell apart (print, colour vision)."""
+    names = list(dict.fromkeys(names))
+    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    n_colours = cmap.N
+    return {
+        name: dict(
+            color=cmap(i % n_colours),
+            ls=LINESTYLES[(i // n_colours) % len(LINESTYLES)],
+            marker=MARKERS[i % len(MARKERS)],
+        )
+        for i, name in enumerate(names)
+    }
+
+
+def legend_right(ax, fontsize: int = 8, source=None) -> None:
+    """The legend of ``source`` (default: ``ax``) beside ``ax``, outside the data, so that no curve is
+    hidden behind it."""
+    handles, labels = (source or ax).get_legend_handles_labels()
+    ax.legend(handles, labels, fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
 def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
-    """Per-layer extent of equivariance (absolute and relative), one line per run in ``runs``, log scale."""
+    """Per-layer extent of equivariance (absolute and relative), one line per run in ``runs``, log scale;
+    ``title`` (e.g. the dataset and architecture) over both panels."""
     eq = extent(results)
     eq = eq[eq.run.isin(set(runs.run))]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, metric, title in zip(
-        axes, ("abs", "rel"), ("L_G (absolute MSE, group-pooled)", "relative error"), strict=True
-    ):
+    styles = line_styles(sorted(set(eq.run)))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    panels = (("abs", "L_G (absolute MSE, group-pooled)"), ("rel", "relative error"))
+    for ax, (metric, panel_title) in zip(axes, panels, strict=True):
         for run, df in eq[eq.metric == metric].groupby("run"):
             df = df.sort_values("layer")
-            ax.plot(df.layer, df.value, marker="o", label=run)
+            ax.plot(df.layer, df.value, label=run, **styles[run])
         ax.set_yscale("log")
-        ax.set_title(title)
+        ax.set_title(panel_title)
         ax.set_xlabel("layer")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    legend_right(axes[-1])
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -70,20 +103,21 @@ def training_curves(curves_dir: str | Path, runs: list[str], title: str = ""):
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
     if title:
         fig.suptitle(title)
+    styles = line_styles(sorted(runs))
     for run in runs:
         base = Path(curves_dir) / run / "plots" / "metrics"
         for ax, rel, col in ((axes[0], "val/acc.tsv", "acc"), (axes[1], "train/loss.tsv", "loss")):
             p = base / rel
             if p.exists():
                 d = pd.read_csv(p, sep="\t")
-                ax.plot(d.step + 1, d[col], label=run)
+                ax.plot(d.step + 1, d[col], label=run, markersize=4, **styles[run])
     axes[0].set_title("validation accuracy")
     axes[1].set_title("training loss")
     axes[1].set_yscale("log")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    legend_right(axes[-1])
     fig.tight_layout()
     return fig
 
@@ -98,17 +132,18 @@ def lie_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
     flows = [f for f in LIE_FLOWS if f in set(lie["transform"])]
     if not flows:
         return None
+    styles = line_styles(sorted(set(lie.run)))
     fig, axes = plt.subplots(1, len(flows), figsize=(3.6 * len(flows), 3.6), squeeze=False)
     for ax, flow in zip(axes[0], flows, strict=True):
         for run, df in lie[lie["transform"] == flow].groupby("run"):
             df = df.sort_values("layer")
-            ax.plot(df.layer, df.value, marker="o", label=run)
+            ax.plot(df.layer, df.value, label=run, **styles[run])
         ax.set_yscale("log")
         ax.set_title(f"{flow}: ‖Lĥ‖² / ‖ĥ‖²")
         ax.set_xlabel("layer")
         ax.tick_params(axis="x", labelrotation=45)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    legend_right(axes[0][-1], fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eqlab.report.references import order_of_magnitude
+from eqlab.report.references import NOTE, gap_notes, order_of_magnitude
 from eqlab.report.results import accuracy_pct, extent
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6")
@@ -16,6 +16,13 @@ OFFLINE_ONLY = {
     "can be obtained offline; shown as published only.",
     "STL-10": "STL-10 is not available offline (no dataset downloads); its row is shown as published only.",
 }
+
+# Why a published row has no run of ours, when it is not just a run we did not configure
+# (regex on the row label, reason; the first match wins), for ``side_by_side(..., reasons=...)``
+NO_RUN_REASONS = (
+    (r"^STL-10 ", "STL-10 is not available offline"),
+    (r"\b(SS-CNN|DSS|SESN)$", "another paper's model, not implemented here"),
+)
 
 
 def kind(run: pd.Series) -> str:
@@ -79,10 +86,13 @@ def by_model(ours: pd.DataFrame) -> pd.DataFrame:
 
 
 def table5_side_by_side(published: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
-    """Published cells beside ours: columns (``acc``, conv1…conv6) × (``paper``, ``ours``)."""
+    """Published cells beside ours: columns (``acc``, conv1…conv6) × (``paper``, ``ours``), and a note
+    saying why ours reads "—" (:func:`eqlab.report.references.gap_notes`)."""
     t5 = published[published.table == "5"]
     pub = t5.pivot_table(index="row", columns="column", values="value").reindex(list(dict.fromkeys(t5.row)))
     mine = by_model(ours)
+    cols = [c for c in ("acc", *LAYERS) if c in pub.columns]
+    notes = gap_notes(pub[cols], mine.reindex(index=pub.index, columns=cols), NO_RUN_REASONS)
     rows = []
     for label in pub.index:
         rec: dict = {"model": label}
@@ -95,6 +105,7 @@ def table5_side_by_side(published: pd.DataFrame, ours: pd.DataFrame) -> pd.DataF
             else:
                 rec[(col, "paper")] = order_of_magnitude(p)
                 rec[(col, "ours")] = "—" if pd.isna(o) else order_of_magnitude(o)
+        rec[NOTE] = notes[label]
         rows.append(rec)
     df = pd.DataFrame(rows).set_index("model")
     df.columns = pd.MultiIndex.from_tuples(df.columns)
