@@ -89,6 +89,13 @@ def repo(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_smoke_dag_experiments_and_determinism(repo):
+    # a fresh clone: every output "not in cache", nothing to pull (no remote), as the README says
+    readme = (ROOT / "README.md").read_text()
+    assert '"not in cache"' in readme and "`dvc pull` has nothing to pull" in readme
+    assert "not in cache" in run(["dvc", "status"], repo)
+    pull = subprocess.run(["dvc", "pull"], cwd=repo, env=_env(), capture_output=True, text=True)
+    assert "no remote" in (pull.stdout + pull.stderr).lower(), pull.stdout + pull.stderr
+
     original = (repo / "params.yaml").read_text().splitlines()
     out = run(["dvc", "exp", "run", "-S", "profile=smoke"], repo)
     assert ran(out) == ALL, out[-2000:]
