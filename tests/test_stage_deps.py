@@ -8,6 +8,8 @@ module and a new transform module rerun nothing) it keeps ``dvc.yaml``'s code de
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,12 @@ def test_closure_sees_module_level_imports_only(tmp_path):
     f = tmp_path / "m.py"
     f.write_text("from eqlab.io import write_json\n\ndef g():\n    from eqlab.models import e2cnn\n")
     assert top_level_imports(f) == {"eqlab.io"}
+
+
+def test_dvc_lock_holds_only_stages_of_dvc_yaml(root):
+    """DVC keeps lock entries of removed stages; stale ones mislead readers and slow every lock rewrite."""
+    dvc = Path(sys.executable).parent / "dvc"
+    live = set(subprocess.run([dvc, "stage", "list", "--name-only"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.split())
+    locked = set(yaml.safe_load((root / "dvc.lock").read_text())["stages"])
+    assert live and not (locked - live), sorted(locked - live)
