@@ -24,9 +24,9 @@ import torch
 from eqlab.groups import exact_elements, get_transform, group_elements
 from eqlab.metrics.equivariance import measure_equivariance
 from eqlab.models import TappedModel
+from eqlab.probes import ROT45_ODD
 
 PROBE = "extent_of_equivariance"
-ROT45_ODD = "rot45_odd"  # the odd multiples of 45° (rot45, rot135, rot225, rot315), reported apart
 ODD45 = ("identity", "rot45", "rot135", "rot225", "rot315")
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from eqlab.probes import ROT45_ODD
+
 EXTENT = "extent_of_equivariance"
-ROT45_ODD = "rot45_odd"  # the odd multiples of 45°, measured apart from the run's own group
 
 
 def extent(results: pd.DataFrame, metric: str | None = None, odd45: bool = False) -> pd.DataFrame:
