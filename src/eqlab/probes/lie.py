@@ -9,8 +9,8 @@ layer φ is equivariant to the flow when ``φ(T_t x) = T_t φ(x)`` for all ``t``
 
 is zero for an equivariant layer and measures the *local* (infinitesimal) equivariance error.
 ``A = d/dt T_t |_{t=0}`` is the flow's generator on the image grid and ``A'`` the same generator on
-the layer's own grid; ``J_φ(x)·(A x)`` is one forward-mode Jacobian-vector product through the
-network (computed by two reverse-mode passes, see :func:`_jvp`), not a finite difference of the network.
+the layer's own grid; ``J_φ(x)·(A x)`` is an exact Jacobian-vector product through the network
+(autograd, two reverse-mode passes, see :func:`_jvp`), not a finite difference of the network.
 
 Discretisation. On a sampled image the generator is ``A x = −v(u)·∇x(u)`` with ∇ the *central
 difference* ``(x[i+1] − x[i−1]) / 2`` along each axis. Bilinear warping (``grid_sample``) has only
@@ -127,7 +127,7 @@ def lie_derivatives(
     """For each flow, ``(Lφ(x), φ(x))`` for every 4-D map ``fn`` returns, the flow run as ``T_{rate·t}``.
 
     ``fn`` maps ``(B, C, H, W)`` images to one map or a sequence of maps (e.g. pooled taps); it must
-    be differentiable in forward mode and act on each image independently (eval mode), since all
+    be twice differentiable by autograd and act on each image independently (eval mode), since all
     flows go through one forward pass on ``len(flows)`` stacked copies of ``x``. ``strides`` (one per
     map) default to :func:`infer_stride` of the sizes (widths for ``translate_x``, else heights). The
     result is linear in ``rate``: a flow run twice as fast has twice the derivative."""
