@@ -17,8 +17,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Pinned, complete environment (torch 2.14.1 / torchvision 0.29.1 come from this machine's disk).
+# --no-compile: Python compiles a module's bytecode on its first import instead of pip compiling all
+# ~20k files of the environment up front (measured: 124 s → 78 s for this step on 2 cores).
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 

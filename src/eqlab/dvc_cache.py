@@ -1,0 +1,114 @@
+"""DVC's command line, run in this process with its YAML parsing cached (``eqlab repro`` uses it).
+
+``dvc repro`` rewrites ``dvc.lock`` after every stage, and each rewrite first re-parses the whole
+lock with ruamel's pure-Python round-trip parser (treeverse/dvc#10629): with ~70 stages and a
+~12k-line lock that is ≈ 1.2 s per stage, more than a quick stage itself. This module patches, for
+this process only, the three places DVC parses YAML:
+
+- ``modify_yaml`` (read, update, write a lock or dvc.yaml): the document it last wrote is kept and
+  handed back, once, when the file still holds exactly the text written; otherwise it parses as DVC
+  does. The dump is DVC's own, so the bytes written are those plain ``dvc`` writes (tested);
+- the safe parse of ``dvc.yaml``, ``dvc.lock`` and ``params.yaml`` (once per stage each): memoised
+  by file text, every caller getting its own deep copy.
+
+Nothing else changes: same arguments, same output, same exit status. The patch is applied only to
+the DVC release it was tested with (:data:`TESTED_DVC`); any other release runs unpatched.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+TESTED_DVC = "3.67.1"
+
+_safe: dict[tuple[str, str], Any] = {}
+_written: dict[str, tuple[str, Any]] = {}
+
+
+def _key(path: Any) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+def install() -> Callable[[], None] | None:
+    """Patch DVC's YAML parsing in this process. Returns the function that undoes it, or None (and
+    nothing patched) for an untested DVC release."""
+    import dvc
+
+    if dvc.__version__ != TESTED_DVC:
+        return None
+    import dvc.dvcfile
+    import dvc.utils.serialize
+    import dvc.utils.serialize._yaml as yaml_mod
+    import dvc.utils.strictyaml as strict_mod
+    from dvc.utils.serialize._common import _load_data
+
+    parse = yaml_mod.parse_yaml
+    dump = yaml_mod._dump
+    dvc_modify_yaml = yaml_mod.modify_yaml
+
+    def parse_yaml(text: str, path: Any, typ: str = "safe") -> Any:
+        if typ != "safe":
+            return parse(text, path, typ)
+        key = (str(path), text)
+        if key not in _safe:
+            _safe[key] = parse(text, path, typ)
+        return copy.deepcopy(_safe[key])
+
+    def parse_for_update(text: str, path: Any) -> Any:
+        hit = _written.pop(_key(path), None)
+        if hit is not None and hit[0] == text:
+            return hit[1]
+        return parse(text, path, "rt")
+
+    @contextmanager
+    def modify_yaml(path: Any, fs: Any = None) -> Iterator[Any]:
+        if fs is not None and getattr(fs, "protocol", None) != "local":  # DVC's own path elsewhere
+            with dvc_modify_yaml(path, fs=fs) as data:
+                yield data
+            return
+        exists = fs.exists(os.fspath(path)) if fs else os.path.exists(path)
+        data = _load_data(path, parser=parse_for_update, fs=fs) if exists else {}
+        yield data
+        buf = io.StringIO()
+        dump(data, buf)  # DVC's dumper: the bytes plain `dvc` writes
+        text = buf.getvalue()
+        with (fs.open if fs else open)(path, "w+", encoding="utf-8") as fd:
+            fd.write(text)
+        _written[_key(path)] = (text, data)  # handed back once, if the file still holds `text`
+
+    patches = [(yaml_mod, "parse_yaml", parse_yaml), (strict_mod, "parse_yaml", parse_yaml),
+               (dvc.utils.serialize, "parse_yaml", parse_yaml), (yaml_mod, "modify_yaml", modify_yaml),
+               (dvc.utils.serialize, "modify_yaml", modify_yaml), (dvc.dvcfile, "modify_yaml", modify_yaml)]
+    saved = [(mod, name, getattr(mod, name)) for mod, name, _ in patches]
+    for mod, name, fn in patches:
+        setattr(mod, name, fn)
+
+    def restore() -> None:
+        for mod, name, fn in saved:
+            setattr(mod, name, fn)
+        _safe.clear()
+        _written.clear()
+
+    return restore
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m eqlab.dvc_cache <dvc arguments>``: the ``dvc`` command with the cache installed."""
+    if install() is None:
+        import dvc
+
+        print(f"eqlab: DVC {dvc.__version__} is not the tested {TESTED_DVC}; running it unpatched",
+              file=sys.stderr)
+    from dvc.cli import main as dvc_main
+
+    return dvc_main(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
