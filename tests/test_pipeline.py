@@ -130,7 +130,7 @@ def test_smoke_dag_experiments_and_determinism(repo):
     forced = ("make_dataset@rot_mnist", "make_dataset@r2_tim", "train@cnn", "train@r2tim_vgg_e2cnn_r4r",
               "probe_extent@smnist56_ien", "extract_features@cnn", "probe_lv_maps@cnn", "report@ien")
     out = run([sys.executable, "-m", "eqlab", "repro", "--", "-f", "-s", *forced], repo)
-    assert ran(out) == set(forced) and "Wall time per stage" in out
+    assert ran(out) == set(forced) and "Wall time per stage" in out and "Peak memory of a stage: " in out
     assert (repo / "dvc.lock").read_bytes() == lock
     assert "up to date" in run(["dvc", "status"], repo)
 

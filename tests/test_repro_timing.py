@@ -42,3 +42,41 @@ def test_summary_sorts_slowest_first_and_totals_per_template(tmp_path):
 def test_dvc_arguments_pass_through():
     args = build_parser().parse_args(["repro", "--", "-s", "train@cnn"])
     assert args.command == "repro" and args.dvc_args[-2:] == ["-s", "train@cnn"]
+
+
+def test_summary_names_the_stage_with_the_peak_memory(tmp_path):
+    times = [StageTime("train@a", 10.0)]
+    memory = {"peak_stage_rss_mib": 1536.4, "stage": "train@a"}
+    assert "Peak memory of a stage: 1,536 MiB resident (train@a)." in summary(times, 10.0, memory)
+    assert "Peak memory" not in summary(times, 10.0, None)
+    write_summary(times, 10.0, tmp_path / "repro", memory)
+    assert json.loads((tmp_path / "repro.json").read_text())["memory"] == memory
+
+
+def test_peak_memory_is_recorded_per_stage_run(tmp_path):
+    """eqlab.dvc_cache wraps DVC's run_stage: the stage whose process reaches the peak is named (in a
+    fresh process, since RUSAGE_CHILDREN is a running maximum over everything this one ever ran)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "memory.json"
+    script = f"""
+import subprocess, sys
+import dvc.stage
+from eqlab import dvc_cache
+
+class Stage:
+    def __init__(self, name): self.addressing = name
+
+def fake_run_stage(stage, *args, **kwargs):  # a child process holding the stage's MiB
+    mib = int(stage.addressing.split("@")[1])
+    subprocess.run([sys.executable, "-c", f"b = bytearray({{mib}} * 2**20); b[::4096] = b'x' * len(b[::4096])"], check=True)
+
+dvc.stage.run_stage = fake_run_stage
+dvc_cache.record_peak_memory({str(out)!r})
+for name in ("small@50", "big@300", "medium@150"):
+    dvc.stage.run_stage(Stage(name))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+    got = json.loads(out.read_text())
+    assert got["stage"] == "big@300" and 300 < got["peak_stage_rss_mib"] < 600, got

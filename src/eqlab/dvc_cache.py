@@ -12,7 +12,8 @@ this process only, the three places DVC parses YAML:
   by file text, every caller getting its own deep copy.
 
 Nothing else changes: same arguments, same output, same exit status. The patch is applied only to
-the DVC release it was tested with (:data:`TESTED_DVC`); any other release runs unpatched.
+the DVC release it was tested with (:data:`TESTED_DVC`); any other release runs unpatched. With
+``EQLAB_PEAK_MEMORY=<file>`` it also records the peak resident memory of the stages it runs.
 """
 
 from __future__ import annotations
@@ -98,6 +99,35 @@ def install() -> Callable[[], None] | None:
     return restore
 
 
+def record_peak_memory(out: str) -> None:
+    """After every stage DVC runs in this process, note the largest resident set of any process it
+    has run so far (``RUSAGE_CHILDREN``: a running maximum) and the stage that raised it; the result
+    goes to the JSON file ``out`` when the process ends (``eqlab repro`` reads it)."""
+    import atexit
+    import json
+    import resource
+
+    import dvc.stage
+
+    peak = {"kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "stage": None}
+    dvc_run_stage = dvc.stage.run_stage
+
+    def run_stage(stage: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return dvc_run_stage(stage, *args, **kwargs)
+        finally:
+            kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            if kib > peak["kib"]:
+                peak.update(kib=kib, stage=stage.addressing)
+
+    def write() -> None:
+        with open(out, "w", encoding="utf-8") as f:
+            json.dump({"peak_stage_rss_mib": round(peak["kib"] / 1024, 1), "stage": peak["stage"]}, f)
+
+    dvc.stage.run_stage = run_stage
+    atexit.register(write)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m eqlab.dvc_cache <dvc arguments>``: the ``dvc`` command with the cache installed."""
     if install() is None:
@@ -105,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"eqlab: DVC {dvc.__version__} is not the tested {TESTED_DVC}; running it unpatched",
               file=sys.stderr)
+    if os.environ.get("EQLAB_PEAK_MEMORY"):
+        record_peak_memory(os.environ["EQLAB_PEAK_MEMORY"])
     from dvc.cli import main as dvc_main
 
     return dvc_main(sys.argv[1:] if argv is None else argv)

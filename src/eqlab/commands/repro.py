@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -53,8 +54,9 @@ def time_stages(lines: Iterable[str], clock: Callable[[], float], echo: Callable
     return times, end - start
 
 
-def summary(times: list[StageTime], total: float) -> str:
-    """A Markdown table of the stages, slowest first, with their share of ``total``; then per template."""
+def summary(times: list[StageTime], total: float, memory: dict | None = None) -> str:
+    """A Markdown table of the stages, slowest first, with their share of ``total``; then per template;
+    then the peak memory (``memory``: ``peak_stage_rss_mib`` and the ``stage`` that reached it)."""
     if not times:
         return f"No stage ran (total {total:.1f} s): everything was up to date.\n"
     lines = ["| stage | seconds | share |", "|---|---:|---:|"]
@@ -67,15 +69,18 @@ def summary(times: list[StageTime], total: float) -> str:
     for name, secs in sorted(per.items(), key=lambda kv: -sum(kv[1])):
         lines.append(f"| {name} | {len(secs)} | {sum(secs):.1f} | {sum(secs) / len(secs):.1f} |")
     lines += ["", f"{len(times)} stages ran in {total:.1f} s ({total / 60:.1f} min) of wall time."]
+    if memory and memory.get("stage"):
+        lines.append(f"Peak memory of a stage: {memory['peak_stage_rss_mib']:,.0f} MiB resident ({memory['stage']}).")
     return "\n".join(lines) + "\n"
 
 
-def write_summary(times: list[StageTime], total: float, out: Path) -> None:
+def write_summary(times: list[StageTime], total: float, out: Path, memory: dict | None = None) -> None:
     from eqlab.io import write_json, write_text
 
-    write_text(out.with_suffix(".md"), summary(times, total))
+    write_text(out.with_suffix(".md"), summary(times, total, memory))
     write_json(out.with_suffix(".json"), {"total_seconds": round(total, 3),
-                                          "stages": [{"stage": t.stage, "seconds": round(t.seconds, 3)} for t in times]})
+                                          "stages": [{"stage": t.stage, "seconds": round(t.seconds, 3)} for t in times],
+                                          "memory": memory or {}})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -85,6 +90,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help=f"where the table goes, without suffix (.md and .json; default: {DEFAULT_OUT})")
     p.add_argument("dvc_args", nargs=argparse.REMAINDER, help="arguments for dvc repro (after --)")
     return p
+
+
+def _read_memory(path: Path) -> dict | None:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # DVC ended before writing it (killed, or nothing ran)
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,13 +111,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # DVC's own CLI, in a process that caches its YAML parsing (eqlab.dvc_cache: same bytes, less time)
     cmd = [sys.executable, "-m", "eqlab.dvc_cache", "repro", *dvc_args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
-    assert proc.stdout is not None
-    times, total = time_stages(proc.stdout, time.perf_counter, lambda s: print(s, end="", flush=True))
-    rc = proc.wait()
-    table = summary(times, total)
+    with tempfile.TemporaryDirectory() as tmp:
+        env["EQLAB_PEAK_MEMORY"] = str(Path(tmp) / "memory.json")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+        assert proc.stdout is not None
+        times, total = time_stages(proc.stdout, time.perf_counter, lambda s: print(s, end="", flush=True))
+        rc = proc.wait()
+        memory = _read_memory(Path(env["EQLAB_PEAK_MEMORY"]))
+    table = summary(times, total, memory)
     print("\nWall time per stage (eqlab repro):\n" + table, end="")
-    write_summary(times, total, args.out)
+    write_summary(times, total, args.out, memory)
     print(f"(also in {args.out.with_suffix('.md')})")
     if rc:
         print(f"dvc repro exited with status {rc}", file=sys.stderr)
