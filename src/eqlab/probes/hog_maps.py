@@ -133,11 +133,15 @@ def central_cells(phi: np.ndarray, n: int) -> np.ndarray:
     return phi[:, lo : lo + n, lo : lo + n].reshape(len(phi), -1)
 
 
-def transformed_hog(patches: np.ndarray, g: Transform, cfg: HogMapsConfig) -> np.ndarray:
+def transformed_hog(patches: np.ndarray, g: Transform, cfg: HogMapsConfig, batch: int = 256) -> np.ndarray:
     """``φ(g·x)``: the central ``out_cells²`` cells of the HOG of the window of g·patch, ``(N, out²·D)``."""
-    moved = g.apply(torch.from_numpy(patches)[:, None])[:, 0].numpy()
     geometry = HogGeometry(cfg.cell_size, cfg.orientations)
-    return central_cells(hog(window(moved, cfg.in_cells * cfg.cell_size), geometry), cfg.out_cells)
+    side = cfg.in_cells * cfg.cell_size
+    moved = [
+        window(g.apply(torch.from_numpy(patches[i : i + batch])[:, None])[:, 0].numpy(), side)
+        for i in range(0, len(patches), batch)
+    ]
+    return central_cells(hog(np.concatenate(moved), geometry), cfg.out_cells)
 
 
 def identity_map(cfg: HogMapsConfig, dim: int) -> LinearMap:
