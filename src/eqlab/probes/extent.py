@@ -3,8 +3,10 @@
 For each tap, over the *exact* elements of the run's group (R4: the quarter turns; R8: its quarter
 turns; R4R: all of D4; scale: its rescalings, compared where both maps carry content), rows with
 ``transform`` = the group ID and ``metric`` ``abs`` (L_G = Σ_g MSE(g⁻¹·ĥ(g·x), ĥ(x))) and ``rel``
-(Σ‖·‖² / Σ‖ĥ(x)‖²). For rotation groups the odd multiples of 45° (interpolated, compared inside the
-inscribed disk) are measured apart, as ``transform = "rot45_odd"``. The math is
+(Σ‖·‖² / Σ‖ĥ(x)‖²), beside their chance references (``rel_unrelated``, ``rel_invariant``) and the
+variance-normalised errors (``rel_var*``) of :mod:`eqlab.probes.chance`. For rotation groups the odd
+multiples of 45° (interpolated, compared inside the inscribed disk) are measured apart, as
+``transform = "rot45_odd"``. The math is
 :mod:`eqlab.metrics.equivariance`, shared with the IEN training loss.
 
 Beside it, the **Lie derivative** of each tap (Gruver et al. 2022; :mod:`eqlab.probes.lie`) for the
@@ -22,9 +24,9 @@ from dataclasses import dataclass, field
 import torch
 
 from eqlab.groups import exact_elements, get_transform, group_elements
-from eqlab.metrics.equivariance import measure_equivariance
 from eqlab.models import TappedModel
 from eqlab.probes import ROT45_ODD
+from eqlab.probes.chance import measure_with_chance
 
 PROBE = "extent_of_equivariance"
 ODD45 = ("identity", "rot45", "rot135", "rot225", "rot315")
@@ -50,7 +52,7 @@ def extent_rows(model: TappedModel, x: torch.Tensor, group: str, progress: bool 
         parts.append((ROT45_ODD, tuple(get_transform(n) for n in ODD45)))
     for transform, elements in parts:
         label = f"extent {transform}" if progress else None
-        for layer, vals in measure_equivariance(model, x, elements, progress=label).items():
+        for layer, vals in measure_with_chance(model, x, elements, progress=label).items():
             for metric, v in vals.items():
                 rows.append(dict(layer=layer, transform=transform, probe=PROBE, metric=metric, value=float(v)))
     return rows

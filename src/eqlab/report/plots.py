@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib import colormaps
 
+from eqlab.report.chance import CHANCE_MARGIN, NORMALISATIONS, chance_table
 from eqlab.report.results import extent
 
 PROBE_STYLE = {
@@ -52,22 +53,65 @@ def legend_right(ax, fontsize: int = 8, source=None) -> None:
 
 
 def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
-    """Per-layer extent of equivariance (absolute and relative), one line per run in ``runs``, log scale;
-    ``title`` (e.g. the dataset and architecture) over both panels."""
+    """Per-layer extent of equivariance, one line per run in ``runs``, log scale: absolute L_G, the
+    relative error and (when measured) the variance-normalised error, each relative panel with every
+    run's chance level (:mod:`eqlab.report.chance`: the smaller of the unrelated-image and
+    untransformed-map references) as a thin dashed line of the run's colour; ``title`` over the panels."""
     eq = extent(results)
     eq = eq[eq.run.isin(set(runs.run))]
     styles = line_styles(sorted(set(eq.run)))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-    panels = (("abs", "L_G (absolute MSE, group-pooled)"), ("rel", "relative error"))
+    panels = [("abs", "L_G (absolute MSE, group-pooled)"), ("rel", "relative error")]
+    if (eq.metric == "rel_var").any():
+        panels.append(("rel_var", "error / across-image variance"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 1.6, 3.8))
     for ax, (metric, panel_title) in zip(axes, panels, strict=True):
         for run, df in eq[eq.metric == metric].groupby("run"):
             df = df.sort_values("layer")
             ax.plot(df.layer, df.value, label=run, **styles[run])
+        if metric in NORMALISATIONS:
+            chance = chance_table(eq, metric)
+            for run, df in chance.groupby("run"):
+                df = df.sort_values("layer")
+                ax.plot(df.layer, df.chance, color=styles[run]["color"], ls=(0, (3, 2)), lw=0.9, alpha=0.8)
+            if len(chance):
+                ax.plot([], [], color="grey", ls=(0, (3, 2)), lw=0.9, label="chance level (dashed, run's colour)")
         ax.set_yscale("log")
         ax.set_title(panel_title)
         ax.set_xlabel("layer")
+        ax.tick_params(axis="x", labelrotation=30)
         ax.grid(alpha=0.3)
-    legend_right(axes[-1])
+    legend_right(axes[-1], source=axes[1])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def chance_ratio_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
+    """Error / chance level per layer (log scale), one line per run, for the energy and the variance
+    normalisations; the dotted line at :data:`CHANCE_MARGIN`: a run counts as below chance only under it.
+    None when no run in ``runs`` has chance references."""
+    eq = extent(results)
+    eq = eq[eq.run.isin(set(runs.run))]
+    tables = {m: chance_table(eq, m) for m in NORMALISATIONS}
+    tables = {m: t for m, t in tables.items() if len(t)}
+    if not tables:
+        return None
+    styles = line_styles(sorted(set(eq.run)))
+    fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables) + 1.6, 3.8), squeeze=False)
+    names = {"rel": "relative error / chance", "rel_var": "variance-normalised error / chance"}
+    for ax, (metric, table) in zip(axes[0], tables.items(), strict=True):
+        for run, df in table.groupby("run"):
+            df = df.sort_values("layer")
+            ax.plot(df.layer, df.ratio, label=run, **styles[run])
+        ax.axhline(CHANCE_MARGIN, color="black", ls=":", lw=1, label=f"below chance under {CHANCE_MARGIN:g}")
+        ax.axhline(1.0, color="grey", ls="-", lw=0.6)
+        ax.set_yscale("log")
+        ax.set_title(names[metric])
+        ax.set_xlabel("layer")
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.grid(alpha=0.3)
+    legend_right(axes[0][-1], source=axes[0][0])
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,0 +1,65 @@
+"""Equivariance errors beside their chance references, and the rule that reads them.
+
+The extent probe writes, per run and tap, the error (``rel`` or ``rel_var``) and two references on the
+same images (:mod:`eqlab.probes.chance`): an unrelated image (``*_unrelated``, the "no equivariance"
+level) and the untransformed map (``*_invariant``, the level of a model that ignores the input's
+transformation). A tap counts as *below chance* only when its error is below ``CHANCE_MARGIN`` times the
+smaller reference. The margin is a fixed factor of two because one run per model gives no seed
+interval to decide by; it is a stand-in for "below by a margin outside the seed interval" until the
+default profile trains several seeds per model.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from eqlab.report.results import extent
+
+CHANCE_MARGIN = 0.5
+NORMALISATIONS = {
+    "rel": ("rel_unrelated", "rel_invariant"),  # divided by the energy Σ‖ĥ(x)‖²
+    "rel_var": ("rel_var_unrelated", "rel_var_invariant"),  # divided by the across-image variance
+}
+
+
+def check_normalisation(metric: str) -> tuple[str, str]:
+    if metric not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {metric!r}; allowed: {sorted(NORMALISATIONS)}")
+    return NORMALISATIONS[metric]
+
+
+def chance_table(results: pd.DataFrame, metric: str = "rel", margin: float = CHANCE_MARGIN) -> pd.DataFrame:
+    """Per run and tap (the run's own group): ``error``, ``unrelated``, ``invariant``, ``chance`` (the
+    smaller reference), ``ratio`` = error / chance and ``below`` (error < margin × chance); rows only
+    where the references were measured."""
+    unrelated, invariant = check_normalisation(metric)
+    eq = extent(results)
+    wide = eq[eq.metric.isin([metric, unrelated, invariant])].pivot_table(
+        index=["run", "layer"], columns="metric", values="value")
+    if wide.empty or unrelated not in wide or invariant not in wide or metric not in wide:
+        return pd.DataFrame(columns=["run", "layer", "error", "unrelated", "invariant", "chance", "ratio", "below"])
+    out = pd.DataFrame({"error": wide[metric], "unrelated": wide[unrelated], "invariant": wide[invariant]}).dropna()
+    out["chance"] = out[["unrelated", "invariant"]].min(axis=1)
+    out["ratio"] = out.error / out.chance
+    out["below"] = out.error < margin * out.chance
+    return out.reset_index()
+
+
+def layers_at_chance(table: pd.DataFrame, run: str) -> list[str]:
+    """The taps where ``run`` is not below chance (by :func:`chance_table`'s rule)."""
+    rows = table[table.run == run]
+    return list(rows.layer[~rows.below.astype(bool)])
+
+
+def describe_chance(table: pd.DataFrame, run: str, label: str | None = None) -> str:
+    """One sentence: where ``run`` sits at chance, or that it is below chance at every tap."""
+    rows = table[table.run == run]
+    name = label or run
+    if rows.empty:
+        return f"{name}: no chance reference measured"
+    at = layers_at_chance(table, run)
+    if not at:
+        return f"{name} below chance at every tap (error/chance {rows.ratio.min():.2g}–{rows.ratio.max():.2g})"
+    if len(at) == len(rows):
+        return f"{name} at chance at every tap (error/chance {rows.ratio.min():.2g}–{rows.ratio.max():.2g})"
+    return f"{name} at chance at {', '.join(at)}"
