@@ -13,6 +13,7 @@ and % of the conv peak; a per-op profile per step and the process's peak RSS. ``
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -218,8 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=2, help="flops: training steps per timed run")
     p.add_argument("--params", default="params.yaml", help="flops: the runs and profiles the steps follow")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = p.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            p.error(f"--threads must be ≥ 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     setup_logging()  # the stages' log format and warning filters (e2cnn's uint8 indexing)
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's CPU-only runs: no "gpuGetDeviceCount" error line
     torch.manual_seed(0)
     device = choose_device("auto")
     out = Path(args.out)
