@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import resource
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from flops import FlopCount, Peak, count_flops, median_seconds
 
 from eqlab.groups import group_elements
 from eqlab.models import build_model, model_kwargs
-from eqlab.params import build, section
+from eqlab.params import build, check_choice, section
 from eqlab.runs import run_spec
 from eqlab.train.config import OptimConfig, ProfileConfig
 from eqlab.train.loop import TrainSpec, train
@@ -70,7 +70,8 @@ def step_case(
 ) -> StepCase:
     """The step of run ``run`` under ``train.<profile>`` and ``train.optim`` (``width`` and ``batch``
     override the profile's width and the optimiser's batch size)."""
-    spec = run_spec(run, section(params, "train.models")[run])
+    runs = section(params, "train.models")
+    spec = run_spec(run, runs[check_choice("train.models (bench run)", run, sorted(runs))])
     if spec.family != "cnn":
         raise ValueError(f"run {run!r} is family {spec.family!r}; the step bench times family 'cnn' runs")
     if spec.dataset not in DATASET_SHAPES:
@@ -87,16 +88,16 @@ def step_case(
         "n_classes": _n_classes(params, profile, spec.dataset),
     }
     train_spec = TrainSpec(
-        1,
-        0,
-        batch or optim.batch_size,
-        optim.lr_min,
-        optim.lr_max,
-        optim.rise,
-        optim.weight_decay,
-        spec.augment,
-        spec.beta,
-        0,
+        cycle_epochs=1,
+        tail_epochs=0,
+        batch_size=batch or optim.batch_size,
+        lr_min=optim.lr_min,
+        lr_max=optim.lr_max,
+        rise=optim.rise,
+        weight_decay=optim.weight_decay,
+        augment=spec.augment,
+        beta=spec.beta,
+        seed=0,
     )
     label = f"{spec.arch} {run} (width {w:g}, batch {train_spec.batch_size})"
     return StepCase(label, run, spec.arch, kwargs, shape, spec.group or "r1", train_spec)
@@ -104,11 +105,7 @@ def step_case(
 
 def bench_cases(params: Mapping[str, Any]) -> list[StepCase]:
     """The small profile's architectures, then the 6-layer IEN R4 at paper width, batch 32."""
-    paper = build(ProfileConfig, section(params, "train.paper"), "train.paper")
-    return [
-        *(step_case(params, r) for r in SMALL_RUNS),
-        step_case(params, "ien_r4", "paper", width=paper.width_of("rotmnist6"), batch=PAPER_BATCH),
-    ]
+    return [*(step_case(params, r) for r in SMALL_RUNS), step_case(params, "ien_r4", "paper", batch=PAPER_BATCH)]
 
 
 def _data(case: StepCase, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +115,7 @@ def _data(case: StepCase, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.randint(0, case.kwargs["n_classes"], (n,), generator=gen)
 
 
-def _runner(case: StepCase, model: torch.nn.Module, steps: int):
+def _runner(case: StepCase, model: torch.nn.Module, steps: int) -> Callable[[], None]:
     """``run()`` = eqlab's train() for one epoch of ``steps`` steps (no validation set)."""
     x, y = _data(case, steps)
     elements = group_elements(case.group)

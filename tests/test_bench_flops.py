@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from conftest import ROOT
 from eqlab.models.base import Tap, TappedModel
-from eqlab.params import load_params
+from eqlab.params import ParamError, load_params
 from eqlab.train.loop import TrainSpec
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -103,6 +103,8 @@ def test_step_cases_follow_the_params(params):
     assert all(c.copies == 4 and c.spec.beta > 0 for c in cases)
     with pytest.raises(ValueError, match="family 'e2cnn'"):
         steps.step_case(params, "e2cnn_c4")
+    with pytest.raises(ParamError, match="'nope'; allowed values"):
+        steps.step_case(params, "nope")
 
 
 def test_peak_measurement_is_a_positive_finite_rate():
