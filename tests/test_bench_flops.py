@@ -127,6 +127,11 @@ def test_report_names_every_architecture(params):
     data = steps.flops_json(report)
     assert [s["arch"] for s in data["steps"]] == [c.arch for c in cases]
     assert data["steps"][0]["fraction_of_conv_peak"] == pytest.approx(0.1) and data["peak_drift"] == 1.0
+    slow = flops.Peak("conv", 10**9, 10**9, 0.02, "aten::mkldnn_convolution")  # 50 GFLOP/s
+    for before, after in ((slow, conv), (conv, slow)):  # % of the faster conv run, either order
+        later = steps.flops_json(steps.FlopsReport(before, conv, after, rows, 1.0))
+        assert later["steps"][0]["fraction_of_conv_peak"] == pytest.approx(0.1)
+    assert steps.FlopsReport(conv, conv, slow, rows, 1.0).drift == pytest.approx(0.5)
     profiles = steps.format_profiles({c.label: [{"op": "aten::x", "self_cpu_ms": 1.0, "share": 0.5, "calls": 2}]
                                       for c in cases})
     assert all(f"## {c.label}" in profiles for c in cases)
