@@ -221,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--params", default="params.yaml", help="flops: the runs and profiles the steps follow")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = p.parse_args(argv)
+    for name in ("repeats", "steps"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be ≥ 1, got {getattr(args, name)}")
     if args.threads is not None:
         if args.threads < 1:
             p.error(f"--threads must be ≥ 1, got {args.threads}")
