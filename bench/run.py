@@ -1,13 +1,19 @@
-"""`make bench`: speed figures as ratios measured in one run (ours vs a bare PyTorch/scikit-learn baseline).
+"""`make bench`: speed figures as ratios measured in one run (ours vs a bare PyTorch/scikit-learn baseline,
+and FLOP/s vs the peak this process measures).
 
 Ratios > 1 mean ours is slower than the baseline by that factor (for the model-cost rows, "ours" is
 Het-IEN or E2CNN and the baseline is IEN at the same width). Each figure is the median of
 ``--repeats`` timings taken back to back in this process, on the same data and device.
+
+Section ``flops`` (``steps.py``, ``flops.py``): the machine's conv2d and matmul peaks, then each
+small-profile architecture's training step (and the 6-layer IEN at paper width) as images/s, GFLOP/s
+and % of the conv peak; a per-op profile per step and the process's peak RSS. ``--only`` picks sections.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -18,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from flops import conv_peak, matmul_peak
+from steps import FlopsReport, bench_steps, flops_json, format_flops, format_profiles, peak_rss_mib
 
 from eqlab.cli import setup_logging
 from eqlab.env import library_versions
@@ -25,6 +33,7 @@ from eqlab.features.extract import extract_features
 from eqlab.groups import get_transform, group_elements, group_pool
 from eqlab.io import write_json, write_text
 from eqlab.models import build_model
+from eqlab.params import load_params
 from eqlab.probes.ridge import fit_ridge
 from eqlab.train.device import choose_device, describe
 from eqlab.train.loop import TrainSpec, train
@@ -172,30 +181,76 @@ def bench_ridge(repeats: int) -> dict:
             "ratio_time": ours / base, "max_coef_diff": float(np.abs(a - ref).max())}
 
 
+SECTIONS = ("train", "extract", "cost", "ridge", "flops")
+
+
+def ratio_rows(device, args: argparse.Namespace) -> list[dict]:
+    """The ours-vs-baseline rows of the sections in ``args.only``."""
+    rows = []
+    if "train" in args.only:
+        rows += bench_training(device, args.n_train, args.width, args.repeats)
+    if "extract" in args.only:
+        rows.append(bench_extraction(device, args.n_extract, args.width, args.repeats))
+    if "cost" in args.only:
+        rows += bench_model_cost(device, args.width, args.repeats)
+    if "ridge" in args.only:
+        rows.append(bench_ridge(args.repeats))
+    return rows
+
+
+def flops_section(device, args: argparse.Namespace, header: str) -> tuple[dict, str, str]:
+    """Peaks, then the training steps: (JSON, report markdown, per-op profile markdown)."""
+    params = load_params(args.params)
+    conv = conv_peak(repeats=args.repeats, device=device)
+    matmul = matmul_peak(repeats=args.repeats, device=device)
+    rows, profiles = bench_steps(params, args.steps, args.repeats, device)
+    conv_end = conv_peak(repeats=args.repeats, device=device)
+    report = FlopsReport(conv, matmul, conv_end, rows, peak_rss_mib())
+    return flops_json(report), format_flops(report, header), format_profiles(profiles)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", default="reports/bench")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run (default: all)")
     p.add_argument("--n-train", type=int, default=1024)
     p.add_argument("--n-extract", type=int, default=256)
     p.add_argument("--width", type=float, default=0.125)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=2, help="flops: training steps per timed run")
+    p.add_argument("--params", default="params.yaml", help="flops: the runs and profiles the steps follow")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = p.parse_args(argv)
+    for name in ("repeats", "steps"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be ≥ 1, got {getattr(args, name)}")
+    if args.threads is not None:
+        if args.threads < 1:
+            p.error(f"--threads must be ≥ 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     setup_logging()  # the stages' log format and warning filters (e2cnn's uint8 indexing)
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's CPU-only runs: no "gpuGetDeviceCount" error line
     torch.manual_seed(0)
     device = choose_device("auto")
-    rows = bench_training(device, args.n_train, args.width, args.repeats)
-    rows.append(bench_extraction(device, args.n_extract, args.width, args.repeats))
-    rows += bench_model_cost(device, args.width, args.repeats)
-    rows.append(bench_ridge(args.repeats))
-    lines = ["| figure | ours | baseline | time ratio (ours / baseline) |", "|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['figure']} | {r['ours']:.4g} | {r['baseline']:.4g} | {r['ratio_time']:.2f} |")
+    out = Path(args.out)
     header = f"device: {describe(device)}, torch threads: {torch.get_num_threads()}, width {args.width}"
-    text = "\n".join([header, "", *lines]) + "\n"
-    print(text)
-    write_json(Path(args.out) / "bench.json", {"device": describe(device), "threads": torch.get_num_threads(),
-                                               "versions": library_versions(), "rows": rows})
-    write_text(Path(args.out) / "bench.md", text)
+    meta = {"device": describe(device), "threads": torch.get_num_threads(), "versions": library_versions()}
+    rows = ratio_rows(device, args)
+    if rows:
+        lines = ["| figure | ours | baseline | time ratio (ours / baseline) |", "|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['figure']} | {r['ours']:.4g} | {r['baseline']:.4g} | {r['ratio_time']:.2f} |")
+        text = "\n".join([header, "", *lines]) + "\n"
+        print(text)
+        write_json(out / "bench.json", {**meta, "rows": rows})
+        write_text(out / "bench.md", text)
+    if "flops" in args.only:
+        header = f"device: {describe(device)}, torch threads: {torch.get_num_threads()}"
+        data, text, ops = flops_section(device, args, header)
+        print(text)
+        write_json(out / "flops.json", {**meta, **data})
+        write_text(out / "flops.md", text)
+        write_text(out / "profile.md", ops)
     return 0
 
 
