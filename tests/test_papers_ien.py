@@ -7,7 +7,7 @@ import pytest
 
 from eqlab.papers.ien import claims, tables
 from eqlab.report.chance import chance_table
-from eqlab.report.references import load_published, order_of_magnitude, published_table, side_by_side
+from eqlab.report.references import NOTE, load_published, order_of_magnitude, published_table, side_by_side
 
 
 def _verdicts(cs):
@@ -206,18 +206,28 @@ def test_runs_map_onto_the_published_tables(root):
     t9 = published_table(pub, "9")
     assert t9.loc["R4 E2CNN", "ResNet18 stage1"] == "1e-11" and t9.loc["R8 IEN β=0.1", "ResNet18 acc"] == "59.7"
     results, runs = _tim_frames()
-    cells = tables.ours_cells(results, runs).set_index(["table", "row", "column"])
+    betas = tables.paper_betas(pub)  # Tables 1/2 print the best β per case: found by value in Table 9
+    assert betas[("1", "Rot-TIM IEN R4")] == 0.01 and betas[("2", "Rot-TIM IEN R4")] == 0.1
+    assert betas[("1", "Rot-TIM IEN R8")] == 0.1 and betas[("2", "R2-TIM IEN R4R")] == 0.01
+    cells = tables.ours_cells(results, runs, pub).set_index(["table", "row", "column"])
     assert cells.loc[("1", "Rot-TIM CNN4-aug", "acc"), "value"] == pytest.approx(50.0)
-    ien_r4 = cells.loc[("1", "Rot-TIM IEN R4", "acc")]
+    # our ResNet18 IEN R4 runs have β = 0.1, the paper's row β = 0.01: a row of their own, never averaged in
+    assert ("1", "Rot-TIM IEN R4", "acc") not in cells.index
+    ien_r4 = cells.loc[("1", "Rot-TIM IEN R4 β=0.1 (ours only)", "acc")]
     assert ien_r4.value == pytest.approx(53.0) and ien_r4.n == 2  # two seeds averaged and counted
-    assert cells.loc[("2", "R2-TIM IEN R4R", "acc"), "value"] == pytest.approx(41.0)
+    assert cells.loc[("2", "R2-TIM IEN R4R β=0.1 (ours only)", "acc"), "value"] == pytest.approx(41.0)
     assert cells.loc[("4", "VGG Het R8-4-2", "channels"), "value"] == pytest.approx(69.0)
     assert cells.loc[("9", "R4 E2CNN", "ResNet18 stage1"), "value"] == pytest.approx(1e-12)
     assert cells.loc[("9", "R8 IEN β=0.1", "VGG conv3"), "value"] == pytest.approx(1e-3)
     assert cells.loc[("8", "Scale-MNIST 56×56 IEN", "error"), "value"] == pytest.approx(9.0)
-    t1 = side_by_side(pub, tables.ours_cells(results, runs), "1", "small")
-    assert t1.loc["Rot-TIM IEN R4", ("acc", "paper")] == "56.9" and t1.loc["Rot-TIM IEN R4", ("acc", "ours")] == "53.0"
-    assert t1.loc["Rot-TIM IEN R8", ("acc", "ours")] == "—" and t1.loc["Rot-TIM IEN R4", ("ours", "n")] == 2
+    t1 = side_by_side(pub, tables.ours_cells(results, runs, pub), "1", "small", tables.NO_RUN_REASONS)
+    assert t1.loc["Rot-TIM IEN R4", ("acc", "paper")] == "56.9" and t1.loc["Rot-TIM IEN R4", ("acc", "ours")] == "—"
+    assert "β the paper printed" in t1.loc["Rot-TIM IEN R4", NOTE]
+    assert t1.loc["Rot-TIM IEN R4 β=0.1 (ours only)", ("acc", "ours")] == "53.0"
+    at_paper_beta = runs.assign(beta=runs.beta.where(~runs.run.str.startswith("r_ien"), 0.01))
+    t1 = side_by_side(pub, tables.ours_cells(results, at_paper_beta, pub), "1", "small")
+    assert t1.loc["Rot-TIM IEN R4", ("acc", "ours")] == "53.0" and t1.loc["Rot-TIM IEN R4", ("ours", "n")] == 2
+    assert t1.loc["Rot-TIM IEN R8", ("acc", "ours")] == "—"
     t9 = side_by_side(pub, tables.ours_cells(results, runs), "9", "small")
     assert t9.loc["R4 E2CNN", ("ResNet18 stage1", "ours")] == "1e-12"
     t8 = side_by_side(pub, tables.ours_cells(results, runs), "8", "small")

@@ -20,6 +20,7 @@ OFFLINE_ONLY = {
 # Why a published row has no run of ours, when it is not just a run we did not configure
 # (regex on the row label, reason; the first match wins), for ``side_by_side(..., reasons=...)``
 NO_RUN_REASONS = (
+    (r"^(Rot|R2)-TIM IEN R\w+$", "no run of ours at the β the paper printed (Table 9); ours at other β are own rows"),
     (r"^STL-10 ", "STL-10 is not available offline"),
     (r"\b(SS-CNN|DSS|SESN)$", "another paper's model, not implemented here"),
 )
@@ -130,14 +131,34 @@ def table4_row(run: pd.Series) -> str | None:
     return f"{a} Het R{run['het']}" if k == "Het" else f"{a} {k} {GROUP_LABEL.get(run['group'], run['group'])}"
 
 
-def _cells_for(run: pd.Series, acc: float, layers: dict[str, float], ref_channels: float | None) -> list[tuple]:
-    """(table, row, column, value) cells one run contributes to the published tables."""
+def paper_betas(published: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(table, row) → β for the IEN rows of Tables 1 and 2, which print "the best β per case": the β of
+    the Table 9 IEN row (same group, same architecture) whose accuracy equals the printed one. Rows with
+    no single match are left out."""
+    t9 = published[published.table == "9"]
+    out = {}
+    ien = published[published.table.isin(["1", "2"]) & published.row.str.contains(" IEN ", regex=False)]
+    for _, r in ien.iterrows():
+        group, arch = r.row.split()[-1], "ResNet18" if r.table == "1" else "VGG"
+        match = t9[t9.row.str.startswith(f"{group} IEN β=") & (t9.column == f"{arch} acc")
+                   & ((t9.value - r.value).abs() < 1e-9)]
+        if len(match) == 1:
+            out[(r.table, r.row)] = float(match.row.iloc[0].split("β=")[1])
+    return out
+
+
+def _cells_for(run: pd.Series, acc: float, layers: dict[str, float], ref_channels: float | None,
+               paper_beta: dict[tuple[str, str], float] | None = None) -> list[tuple]:
+    """(table, row, column, value) cells one run contributes to the published tables. An IEN run sits
+    in a Tables 1/2 row only at the β the paper's row was printed for (``paper_beta``, from
+    :func:`paper_betas`); at another β, or with the paper's β unknown, it gets a row of its own,
+    ``… IEN R4 β=0.01 (ours only)``, so a row never averages runs of different β."""
     k, arch = kind(run), str(run["arch"])
     g = GROUP_LABEL.get(str(run["group"]), str(run["group"]))
     out: list[tuple] = []
     if arch in ARCH_LABEL and run["dataset"] in DATASET_LABEL:
         a, ds = ARCH_LABEL[arch], DATASET_LABEL[run["dataset"]]
-        # Tables 1 and 2: accuracy, best β per case in the paper (ours: the β we ran; several → mean)
+        # Tables 1 and 2: accuracy, best β per case in the paper (ours: beside it only at that β)
         name = {
             "CNN": "CNN",
             "E2CNN": f"E2CNN {g}",
@@ -145,7 +166,10 @@ def _cells_for(run: pd.Series, acc: float, layers: dict[str, float], ref_channel
             "CNN-aug": f"CNN{g[1:]}-aug" if ds == "Rot-TIM" else "CNN-aug",
         }.get(k)
         if name is not None:
-            out.append(("1" if arch == "resnet18" else "2", f"{ds} {name}", "acc", acc))
+            table, label = "1" if arch == "resnet18" else "2", f"{ds} {name}"
+            if k == "IEN" and (paper_beta or {}).get((table, label)) != float(run["beta"]):
+                label = f"{label} β={float(run['beta']):g} (ours only)"
+            out.append((table, label, "acc", acc))
         # Table 4: Het-IEN against IEN and E2CNN at the same group (channels % of the IEN net)
         row = table4_row(run)
         if row is not None:
@@ -166,9 +190,11 @@ def _cells_for(run: pd.Series, acc: float, layers: dict[str, float], ref_channel
     return out
 
 
-def ours_cells(results: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+def ours_cells(results: pd.DataFrame, runs: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
     """Long table (table, row, column, value, n, std): our runs' cells for Tables 1, 2, 4, 8, 9,
-    averaged over the runs (seeds) that map to the same cell; n = how many."""
+    averaged over the runs (seeds) that map to the same cell; n = how many. ``published`` gives the β
+    of Tables 1/2's IEN rows (:func:`paper_betas`); without it every IEN run there is "ours only"."""
+    betas = paper_betas(published) if published is not None else {}
     acc, eq = accuracy_pct(runs), extent(results, "abs")
     meta = runs.set_index("run")
     cells: list[tuple] = []
@@ -186,7 +212,7 @@ def ours_cells(results: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
             ]
             ref = float(twins.channels.iloc[0]) if len(twins) else None
         layers = eq[eq.run == run_id].set_index("layer").value.to_dict()
-        cells += [(*c, run_id) for c in _cells_for(run, float(acc.get(run_id, float("nan"))), layers, ref)]
+        cells += [(*c, run_id) for c in _cells_for(run, float(acc.get(run_id, float("nan"))), layers, ref, betas)]
     df = pd.DataFrame(cells, columns=["table", "row", "column", "value", "run"])
     g = df.groupby(["table", "row", "column"], sort=False).value
     return pd.DataFrame({"value": g.mean(), "n": g.size(), "std": g.std(ddof=1)}).reset_index()
