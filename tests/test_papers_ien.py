@@ -306,3 +306,15 @@ def test_best_beta_is_chosen_on_validation_not_test():
     three.loc[three.row == "IEN β=0.1", "val_acc"] = 99.0  # best on validation, not on test
     claim = claims.claim_accuracy_parity(three)
     assert claim.evidence.startswith("IEN β=0.1 (best β on validation): 94.50 %")
+
+
+def test_lv_against_no_map_counts_cells_where_a_map_loses():
+    rows = []
+    for layer, (none, ridge) in {"conv1": (0.10, 0.20), "conv2": (0.10, 0.05)}.items():
+        for t in ("rot90", "hflip"):
+            for probe, v in (("none", none), ("ridge", ridge if t == "rot90" else none / 2)):
+                rows.append(dict(run="r", layer=layer, transform=t, probe=probe, metric="top1_error", value=v))
+    out = tables.lv_against_no_map(pd.DataFrame(rows)).set_index(["transforms", "map"])
+    assert out.loc[("rotations", "ridge"), "worse_than_no_map"] == 0.5
+    assert out.loc[("rotations", "ridge"), "mean_change_points"] == pytest.approx((10 - 5) / 2)
+    assert out.loc[("flips", "ridge"), "worse_than_no_map"] == 0.0 and out.loc[("flips", "ridge"), "cells"] == 2

@@ -216,3 +216,30 @@ def ours_cells(results: pd.DataFrame, runs: pd.DataFrame, published: pd.DataFram
     df = pd.DataFrame(cells, columns=["table", "row", "column", "value", "run"])
     g = df.groupby(["table", "row", "column"], sort=False).value
     return pd.DataFrame({"value": g.mean(), "n": g.size(), "std": g.std(ddof=1)}).reset_index()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lenc & Vedaldi maps on the IEN runs: does a learned map beat no map at all?
+
+LV_FAMILIES = {"rotations": ("rot90", "rot180", "rot270", "rot45"), "flips": ("hflip", "vflip")}
+
+
+def lv_against_no_map(results: pd.DataFrame, probes: tuple[str, ...] = ("ridge", "task")) -> pd.DataFrame:
+    """Per transform family (rotations, flips) and map (``ridge``, ``task``): over every (run, layer,
+    transform) cell, how often the compensated top-1 error is above the uncompensated one (the map does
+    worse than no map), and the mean of (map − none) in points. Rot-MNIST nets see every rotation in
+    training, so there the uncompensated error is already near the original and a map can only lose."""
+    lv = results[results.metric == "top1_error"]
+    wide = lv.pivot_table(index=["run", "layer", "transform"], columns="probe", values="value")
+    rows = []
+    for family, names in LV_FAMILIES.items():
+        sel = wide[wide.index.get_level_values("transform").isin(names)]
+        for probe in probes:
+            if probe not in sel or "none" not in sel:
+                continue
+            pair = sel[[probe, "none"]].dropna()
+            if len(pair):
+                diff = (pair[probe] - pair["none"]) * 100
+                rows.append(dict(transforms=family, map=probe, cells=len(pair), worse_than_no_map=float((diff > 0).mean()),
+                                 mean_change_points=float(diff.mean())))
+    return pd.DataFrame(rows, columns=["transforms", "map", "cells", "worse_than_no_map", "mean_change_points"])
