@@ -141,3 +141,18 @@ def test_every_relative_panel_draws_each_runs_chance_level():
     assert list(ratio.axes[0].lines[0].get_ydata()) == pytest.approx([0.1 / 0.8] * 2)
     no_refs = results[~results.metric.str.contains("_")]
     assert chance_ratio_by_layer(no_refs, runs) is None and len(equivariance_by_layer(no_refs, runs).axes) == 2
+
+
+def test_het_taps_are_also_read_as_one_full_c4_layer():
+    """Blocks (1 group of 4, 1 group of 1) on a map that is exactly equivariant for the 4-block only
+    after pooling: the loss reading (rot90 answered by the 4-block) reads 0; the full reading, in which
+    the size-1 block must also commute with rot90, does not."""
+    class Het(OneTap):
+        def __init__(self) -> None:
+            super().__init__(Lambda(lambda x: torch.cat([x.expand(-1, 4, -1, -1), x.roll(1, dims=3)], 1)), 5)
+            self.taps = (Tap("t", 5, 4, layout=((1, 4), (1, 1))),)
+
+    r = measure_with_chance(Het(), images(64), R4)["t"]
+    assert r["abs"] == pytest.approx(0, abs=1e-28) and r["rel"] == pytest.approx(0, abs=1e-28)
+    assert r["rel_full"] > 0.1 and r["abs_full"] > 0.1
+    assert "rel_full" not in measure_with_chance(OneTap(Lambda(lambda x: x)), images(8), R4)["t"]

@@ -149,6 +149,9 @@ def test_het_is_paired_with_the_ien_of_its_beta():
     het = {c.text.split(":")[0]: c for c in claims.claim_het(ours)}
     assert het["Het-IEN β=0.1"].verdict == "holds" and "IEN β=0.1" in het["Het-IEN β=0.1"].text
     assert het["Het-IEN β=1"].verdict == "not established" and "needs an IEN β=1 run" in het["Het-IEN β=1"].evidence
+    full = _table({"Het-IEN β=0.1": (94, [5e-2, 5e-2, 5e-2], 0.1)})  # the full C4 reading of the Het taps
+    claim = claims.claim_het(ours, full)[0]
+    assert claim.evidence.endswith("L_G ratio per block 2–2, full C4 reading 50–50") and claim.verdict == "holds"
     ours.loc["Het-IEN β=0.1", "acc"] = 90.0  # 5 points below IEN
     assert claims.claim_het(ours)[0].verdict == "does not hold"
 

@@ -17,6 +17,10 @@ the probe reports, on the same images, taps and elements (masks as in :mod:`eqla
   maps whose content does not depend on the input (a large constant part inflates ‖ĥ‖² but not the
   variance). For independent images of one distribution ``rel_var_unrelated`` ≈ 2.
 
+For a heterogeneous (Het-IEN) tap, ``abs`` and ``rel`` follow the training loss: each block of
+Λ-channel groups answers only for the rotations of its own cyclic group. ``abs_full`` and ``rel_full``
+read the same tap as one C4 layer, every block answering for every element (the "full C4 metric").
+
 A model is more equivariant than chance at a tap only if its error lies clearly below *both*
 references (see :func:`eqlab.report.chance`).
 """
@@ -32,6 +36,7 @@ from eqlab.groups import Layout, Transform, acts_on_block, group_pool
 from eqlab.metrics.equivariance import EquivarianceAccumulator, stack_orbit
 
 CHANCE_METRICS = ("rel_unrelated", "rel_invariant", "rel_var", "rel_var_unrelated", "rel_var_invariant")
+HET_METRICS = ("abs_full", "rel_full")  # heterogeneous taps only
 
 
 def _blocks(n_channels: int, group_size: int | Layout) -> tuple[tuple[int, int], ...]:
@@ -84,6 +89,8 @@ class ChanceAccumulator:
                 zeros = torch.zeros(n - 1, dtype=torch.float64)
                 self.sums[name] = {k: zeros.clone() for k in ("sq", "ref", "unrelated", "invariant")}
                 self.sums[name].update(s1=0.0, s2=0.0)
+                if len({size for _, size in _blocks(h.shape[1], gs)}) > 1:
+                    self.sums[name].update({k: zeros.clone() for k in ("full_sq", "full_ref", "full_cnt")})
             masks, acc = self.masks[name], self.sums[name]
             ref = pooled[0]
             for i, g in enumerate(elements[1:]):
@@ -93,6 +100,11 @@ class ChanceAccumulator:
                 acc["ref"][i] += float(((ref**2) * m).sum())
                 acc["unrelated"][i] += float((((back.roll(1, dims=0) - ref) ** 2) * m).sum())
                 acc["invariant"][i] += float((((g.inverse().apply(ref) - ref) ** 2) * m).sum())
+                if "full_sq" in acc:  # Het-IEN read as one C4 layer: every block answers for every g
+                    full = g.valid_mask(*pooled.shape[-2:], device=h.device).to(torch.float64)
+                    acc["full_sq"][i] += float((((back - ref) ** 2) * full).sum())
+                    acc["full_ref"][i] += float(((ref**2) * full).sum())
+                    acc["full_cnt"][i] += float(full.sum()) * ref.shape[0] * ref.shape[1]
             acc["s1"] = acc["s1"] + ref.sum(0)
             acc["s2"] = acc["s2"] + (ref**2).sum(0)
         self.n_images += taps_out[0].shape[0] // n
@@ -113,6 +125,9 @@ class ChanceAccumulator:
                 "rel_var_unrelated": un / max(var, 1e-300),
                 "rel_var_invariant": inv / max(var, 1e-300),
             }
+            if "full_sq" in acc:
+                out[name]["abs_full"] = float((acc["full_sq"] / acc["full_cnt"].clamp_min(1)).sum())
+                out[name]["rel_full"] = float(acc["full_sq"].sum() / acc["full_ref"].sum().clamp_min(1e-300))
         return out
 
 
