@@ -321,3 +321,20 @@ def test_lv_against_no_map_counts_cells_where_a_map_loses():
     assert out.loc[("rotations", "ridge"), "worse_than_no_map"] == 0.5
     assert out.loc[("rotations", "ridge"), "mean_change_points"] == pytest.approx((10 - 5) / 2)
     assert out.loc[("flips", "ridge"), "worse_than_no_map"] == 0.0 and out.loc[("flips", "ridge"), "cells"] == 2
+
+
+def test_departures_are_measured_and_can_be_absent(root):
+    from eqlab.papers.ien.departures import departures
+
+    pub = load_published(root / "references/published.csv", "ien")
+    results, runs = _frames()
+    runs = runs.assign(group="r4", upsample=1)
+    extra = runs[runs.run == "ien"].assign(run="ien_b1", beta=1.0, test_acc=0.80)
+    rows = results[results.run == "ien"].assign(run="ien_b1")
+    d = departures(pd.concat([results, rows]), pd.concat([runs, extra]), pub).set_index("departure")
+    beta1 = d.loc["Rot-MNIST: IEN β=1 accuracy minus CNN-aug's"]
+    assert beta1.paper == "+0.2 points" and beta1.ours == "-15.0 points" and beta1.departs == "yes"
+    assert d.loc["Scale-MNIST: IEN error at 56×56 minus at 28×28"].departs == "not measured"
+    extra = extra.assign(test_acc=0.95)  # as accurate as CNN-aug: no departure
+    d = departures(pd.concat([results, rows]), pd.concat([runs, extra]), pub).set_index("departure")
+    assert d.loc["Rot-MNIST: IEN β=1 accuracy minus CNN-aug's"].departs == "no"
