@@ -182,3 +182,57 @@ def test_kill_9_mid_epoch_then_rerun_changes_nothing_downstream(repo):
     assert ran(out) == {"train@ien_r4"}, out[-2000:]
     assert (repo / "dvc.lock").read_bytes() == lock
     assert not _temporaries(repo)
+
+
+def _queue_done(status: str) -> bool:
+    return not re.search(r"\b(Queued|Running)\b", status)
+
+
+@pytest.mark.slow
+def test_queued_sweep_runs_every_experiment_and_shows_them(repo):
+    """The README's sweep recipe: `dvc exp run --queue -S key=a,b` queues one experiment per value,
+    `dvc queue start` runs them, and both are in `dvc exp show` with their β and metrics. The target
+    (one run's chain) keeps the test short; the recipe is the same without it."""
+    key = "train.models.ien_r4_b01.ien.beta"
+    run(["dvc", "exp", "run", "--queue", "-S", f"{key}=0.05,0.2", "probe_extent@ien_r4_b01"], repo)
+    try:
+        run(["dvc", "queue", "start", "-j", "2"], repo)
+        deadline = time.monotonic() + 900
+        status = run(["dvc", "queue", "status"], repo)
+        while not _queue_done(status) and time.monotonic() < deadline:
+            time.sleep(3)
+            status = run(["dvc", "queue", "status"], repo)
+        assert _queue_done(status), f"queue still busy after 900 s:\n{status}"
+        failed = [line.split()[0] for line in status.splitlines() if "Failed" in line]
+        logs = "".join(subprocess.run(["dvc", "queue", "logs", t], cwd=repo, env=_env(), capture_output=True,
+                                      text=True).stdout[-3000:] for t in failed)
+        assert not failed, status + logs
+    finally:
+        subprocess.run(["dvc", "queue", "stop", "--kill"], cwd=repo, env=_env(), capture_output=True)
+    glance = run(["dvc", "exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep",
+                  r"Experiment|train\.models\.ien_r4_b01\.ien\.beta|.*/ien_r4_b01\.json:(test_acc|rel_mean)$"], repo)
+    rows = [line for line in glance.splitlines() if line.startswith("|")]
+    for beta in ("0.05", "0.2"):
+        row = next((r for r in rows if f"| {beta} " in r), None)
+        assert row is not None, glance
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(c not in ("", "-", "!") for c in cells), row  # its metrics were computed
+
+
+@pytest.mark.slow
+def test_shared_remote_push_then_a_fresh_clone_pulls_and_runs_nothing(repo, tmp_path):
+    """The README's lab recipe with a local-directory remote: results pushed from one clone are pulled
+    by a fresh clone, whose `dvc repro` then runs nothing."""
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "shared", str(remote)], repo)
+    run(["git", "add", "-A"], repo)  # dvc.lock, params and the small git-tracked reports: the lab's state
+    run(["git", "commit", "-qm", "smoke results and the shared remote"], repo)
+    assert "pushed" in run(["dvc", "push"], repo)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert "not in cache" in run(["dvc", "status"], clone)
+    run(["dvc", "pull"], clone)
+    assert ran(run(["dvc", "repro"], clone)) == set()
+    assert "up to date" in run(["dvc", "status"], clone)
+    model = "data/models/ien_r4/model.pt"
+    assert (clone / model).read_bytes() == (repo / model).read_bytes()
