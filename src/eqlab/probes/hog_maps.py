@@ -6,7 +6,8 @@ held-out patches:
 
 * Fig. 6 left/centre: the central ``out_cells²`` HOG cells of g·x predicted from ``in_cells²`` cells of
   x (paper: 5×5 from 9×9) with no spatial constraint — identity ``M_g = 1``, LS, RR (λ chosen on the
-  validation split), FS with k non-zeros per row;
+  validation split), FS with k non-zeros per row; ``flips`` (h-flip, v-flip) add the transformations
+  under which HOG moves by an exact permutation (with 180°), where FS should find ≈ 0 error;
 * Fig. 6 right, Table 2: at ``sweep_angle`` the same with structured sparsity (Eq. 5), m×m
   neighbourhoods; ``fit_seconds`` is the fit's wall time (the paper used 15×15 arrays for this sweep;
   here the same 9×9 → 5×5 geometry, enough for m ≤ 5 and much cheaper).
@@ -23,7 +24,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -53,15 +55,16 @@ TEST_IMAGES = ("camera", "coffee", "gravel")
 class HogMapsConfig:
     """The experiment's sizes; defaults sized for ≤ 60 s on 2 cores (paper: n = 1000 train, 1000 test)."""
 
-    cell_size: int = 8
-    orientations: int = 9
-    in_cells: int = 9
-    out_cells: int = 5
-    n_train: int = 400
-    n_val: int = 100
-    n_test: int = 200
+    cell_size: int = field(default=8, metadata={"min": 2})
+    orientations: int = field(default=9, metadata={"min": 2})
+    in_cells: int = field(default=9, metadata={"min": 1})
+    out_cells: int = field(default=5, metadata={"min": 1})
+    n_train: int = field(default=400, metadata={"min": 2})
+    n_val: int = field(default=100, metadata={"min": 2})
+    n_test: int = field(default=200, metadata={"min": 2})
     angles: tuple[float, ...] = (0.0, 45.0, 90.0, 135.0, 180.0)
     scales: tuple[float, ...] = (2**-0.5, 0.5)
+    flips: tuple[Literal["hflip", "vflip"], ...] = ()
     ks: tuple[int, ...] = (1, 3, 5)
     ms: tuple[int, ...] = (1, 3, 5)
     sweep_angle: float | None = 45.0
@@ -76,6 +79,14 @@ class HogMapsConfig:
             raise ValueError(f"out_cells={self.out_cells} must be ≤ in_cells={self.in_cells} with an even difference")
         if min(self.n_train, self.n_val, self.n_test) < 2:
             raise ValueError(f"n_train, n_val, n_test must be ≥ 2, got {self.n_train}, {self.n_val}, {self.n_test}")
+        if set(self.flips) - {"hflip", "vflip"}:
+            raise ValueError(f"flips must be among ('hflip', 'vflip'), got {self.flips}")
+        if not self.ks or min(self.ks) < 1:
+            raise ValueError(f"ks must be a non-empty list of integers ≥ 1, got {self.ks}")
+        if any(not 1 <= m <= self.in_cells for m in self.ms):
+            raise ValueError(f"ms must be between 1 and in_cells={self.in_cells}, got {self.ms}")
+        if not self.lams or min(self.lams) < 0:
+            raise ValueError(f"lams must be a non-empty list of values ≥ 0, got {self.lams}")
         if any(s <= 0 for s in self.scales):
             raise ValueError(f"scales must be > 0, got {self.scales}")
         if self.sweep_angle is not None and self.sweep_angle not in self.angles:
@@ -109,9 +120,10 @@ def sample_patches(names: tuple[str, ...], n: int, size: int, rng: np.random.Gen
 
 
 def experiment_transforms(cfg: HogMapsConfig) -> list[tuple[Transform, float, float]]:
-    """(g, angle, scale) for every rotation then every scaling (NaN for the parameter a g lacks)."""
+    """(g, angle, scale) for every rotation, every scaling, then every flip (NaN for the parameter a g lacks)."""
     rots = [(get_transform(f"rot{a:g}"), float(a), math.nan) for a in cfg.angles]
-    return rots + [(get_transform(f"scale{s!r}"), math.nan, float(s)) for s in cfg.scales]
+    scales = [(get_transform(f"scale{s!r}"), math.nan, float(s)) for s in cfg.scales]
+    return rots + scales + [(get_transform(f), math.nan, math.nan) for f in cfg.flips]
 
 
 def patch_size(cfg: HogMapsConfig) -> int:
@@ -142,6 +154,12 @@ def transformed_hog(patches: np.ndarray, g: Transform, cfg: HogMapsConfig, batch
         for i in range(0, len(patches), batch)
     ]
     return central_cells(hog(np.concatenate(moved), geometry), cfg.out_cells)
+
+
+def inputs_per_row(cfg: HogMapsConfig, dim: int, m: int | None) -> int:
+    """The inputs one output row may read (the size of its regression problem, what the fit cost grows
+    with): every input cell's channels, ``in_cells²·D``, or with structured sparsity ``m²·D``."""
+    return (cfg.in_cells if m is None else m) ** 2 * dim
 
 
 def identity_map(cfg: HogMapsConfig, dim: int) -> LinearMap:
