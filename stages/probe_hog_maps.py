@@ -10,7 +10,6 @@ Fit times are not written (wall-clock data in a hashed output): ``bench/hog_fit.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import math
 import sys
@@ -22,37 +21,9 @@ import pandas as pd
 from eqlab.cli import run_stage
 from eqlab.features.hog import HogGeometry
 from eqlab.io import atomic_path, write_json
-from eqlab.params import PROFILES, ParamError, build, profile_of, section
-from eqlab.probes.hog_maps import HogMapsConfig, hog_maps_experiment, inputs_per_row
+from eqlab.probes.hog_maps import HogMapsConfig, config_from_params, hog_maps_experiment, inputs_per_row
 
 log = logging.getLogger("probe_hog_maps")
-SIZES = ("n_train", "n_val", "n_test")
-
-
-@dataclasses.dataclass(frozen=True)
-class HogMapsSizes:
-    """Patches per split in one profile (train, validation for RR's λ, test)."""
-
-    n_train: int = dataclasses.field(metadata={"min": 2})
-    n_val: int = dataclasses.field(metadata={"min": 2})
-    n_test: int = dataclasses.field(metadata={"min": 2})
-
-
-def hog_maps_config(params: dict[str, Any]) -> HogMapsConfig:
-    """The experiment's config from ``probe_hog_maps`` (shared keys) and ``probe_hog_maps.<profile>`` (sizes)."""
-    profile = profile_of(params)
-    shared = {k: v for k, v in section(params, "probe_hog_maps").items() if k not in PROFILES}
-    if misplaced := sorted(set(shared) & set(SIZES)):
-        raise ParamError(f"params key(s) {[f'probe_hog_maps.{k}' for k in misplaced]} belong under "
-                         f"probe_hog_maps.<profile>, one of {list(PROFILES)}")  # fmt: skip
-    key = f"probe_hog_maps.{profile}"
-    sizes = build(HogMapsSizes, section(params, key), key)
-    try:
-        return build(HogMapsConfig, {**shared, **dataclasses.asdict(sizes)}, "probe_hog_maps")
-    except ParamError:
-        raise
-    except ValueError as e:  # the config's own cross-field checks
-        raise ParamError(f"params section 'probe_hog_maps': {e}") from e
 
 
 def results_table(cfg: HogMapsConfig) -> pd.DataFrame:
@@ -79,7 +50,7 @@ def summarise(df: pd.DataFrame) -> dict[str, float]:
 
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
-    cfg = hog_maps_config(params)
+    cfg = config_from_params(params)
     df = results_table(cfg)
     out = Path(args.out)
     with atomic_path(out) as tmp:

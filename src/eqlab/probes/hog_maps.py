@@ -22,10 +22,11 @@ to the central window. Defaults take ≈ 20–40 s on 2 cores.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ import torch
 
 from eqlab.features.hog import HogGeometry, hog
 from eqlab.groups.transforms import Transform, get_transform
+from eqlab.params import PROFILES, ParamError, build, profile_of, section
 from eqlab.probes.sparse import (
     LinearMap,
     forward_selection,
@@ -93,6 +95,35 @@ class HogMapsConfig:
             raise ValueError(f"sweep_angle={self.sweep_angle} must be one of angles {self.angles} (or None)")
         if set(self.test_images) & (set(self.train_images) | set(self.val_images)):
             raise ValueError("test_images must be disjoint from train_images and val_images")
+
+
+SIZES = ("n_train", "n_val", "n_test")
+
+
+@dataclass(frozen=True)
+class HogMapsSizes:
+    """Patches per split in one profile (train, validation for RR's λ, test)."""
+
+    n_train: int = field(metadata={"min": 2})
+    n_val: int = field(metadata={"min": 2})
+    n_test: int = field(metadata={"min": 2})
+
+
+def config_from_params(params: dict[str, Any], key: str = "probe_hog_maps") -> HogMapsConfig:
+    """The config from params section ``key`` (shared keys) and ``key.<profile>`` (:class:`HogMapsSizes`);
+    every error is a :class:`ParamError` naming the key."""
+    profile = profile_of(params)
+    shared = {k: v for k, v in section(params, key).items() if k not in PROFILES}
+    if misplaced := sorted(set(shared) & set(SIZES)):
+        raise ParamError(f"params key(s) {[f'{key}.{k}' for k in misplaced]} belong under {key}.<profile>, "
+                         f"one of {list(PROFILES)}")  # fmt: skip
+    sizes = build(HogMapsSizes, section(params, f"{key}.{profile}"), f"{key}.{profile}")
+    try:
+        return build(HogMapsConfig, {**shared, **dataclasses.asdict(sizes)}, key)
+    except ParamError:
+        raise
+    except ValueError as e:  # the config's own cross-field checks
+        raise ParamError(f"params section '{key}': {e}") from e
 
 
 def load_gray(name: str) -> np.ndarray:
