@@ -156,3 +156,84 @@ def test_claims_fail_when_the_table_contradicts_them():
     assert lv_claims.claim_fs_exact(no_flip).verdict == OPEN
     no_sweep = synthetic()
     assert lv_claims.claim_m3_as_good(no_sweep[no_sweep.m.isna()]).verdict == OPEN
+
+
+# ---------------------------------------------------------------- Fig. 7: equivariant classification
+
+
+def test_wilson_interval_and_inverse_transforms():
+    from eqlab.groups import get_transform
+    from eqlab.probes.hog_classify import inverse, wilson
+
+    low, high = wilson(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+    import numpy as np
+
+    for g, angle, scale in ((get_transform("rot30"), 30.0, math.nan), (get_transform("scale0.5"), math.nan, 0.5)):
+        a = np.array(g.matrix[:4]).reshape(2, 2)
+        b = np.array(inverse(g, angle, scale).matrix[:4]).reshape(2, 2)
+        np.testing.assert_allclose(a @ b, np.eye(2), atol=1e-12)
+
+
+def test_canvases_centre_the_digit_on_black():
+    import numpy as np
+
+    from eqlab.probes.hog_classify import HogClassifyConfig, canvases
+
+    cfg = HogClassifyConfig()
+    digit = np.zeros((1, 28, 28), dtype=np.uint8)
+    digit[0, 4:24, 10:18] = 255
+    out = canvases(digit, cfg)
+    assert out.shape == (1, 72, 72) and out.max() <= 1.0
+    assert out[0, :16].max() == 0 and out[0, 56:].max() == 0  # (72 − 40) / 2 = 16 black rows each side
+    rows, cols = np.nonzero(out[0] > 0.5)
+    assert abs(rows.mean() - 35.5) < 2 and abs(cols.mean() - 35.5) < 2
+
+
+def test_classify_stage_on_tiny_sizes(tmp_path):
+    params = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    params["profile"] = "smoke"
+    params["probe_hog_classify"].update(angles=[0.0, 90.0, 180.0], scales=[0.5], lams=[1.0e-1, 1.0])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out, metrics = tmp_path / "cls", tmp_path / "cls.json"
+    rc = stage("probe_hog_classify").cli(["--out", str(out), "--metrics", str(metrics),
+                                          "--params", str(tmp_path / "params.yaml")])  # fmt: skip
+    assert rc == 0
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 1 + 4 * 4 and (df.n_test == 40).all()
+    assert ((df.ci_low <= df.accuracy) & (df.accuracy <= df.ci_high)).all()
+    original = df[df.method == "original"].accuracy.iloc[0]
+    # rot180 is exact on the pixel grid and HOG moves by a permutation: FS undoes it exactly
+    fs180 = df[(df["transform"] == "rot180") & (df.method == "fs")].accuracy.iloc[0]
+    assert fs180 == original
+    assert set(json.loads(metrics.read_text())) >= {"accuracy_mean_fs", "accuracy_min_none"}
+    t = tables.fig7_table(df)
+    assert list(t.columns) == ["uncompensated", "LS", "RR", "FS"] and len(t) == 4
+    # rot180 recovered exactly, so FS's interval overlaps the original's there; the claim names no rot180
+    evidence = lv_claims.claim_fig7_compensated(df, "fs").evidence
+    assert "rot180" not in (evidence.split("apart at ")[1] if "apart at " in evidence else "")
+
+
+def _cls_rows(none_rot: float, comp: float) -> pd.DataFrame:
+    rows = [dict(transform="identity", angle=0.0, scale=math.nan, method="original", accuracy=0.98, ci_low=0.96,
+                 ci_high=0.99, n_test=400)]
+    for t, angle, scale in (("rot45", 45.0, math.nan), ("scale0.5", math.nan, 0.5)):
+        acc = none_rot if t == "rot45" else 0.9
+        rows.append(dict(transform=t, angle=angle, scale=scale, method="none", accuracy=acc, ci_low=acc - 0.03,
+                         ci_high=acc + 0.03, n_test=400))
+        for m in ("ls", "rr", "fs"):
+            rows.append(dict(transform=t, angle=angle, scale=scale, method=m, accuracy=comp, ci_low=comp - 0.02,
+                             ci_high=comp + 0.02, n_test=400))
+    return pd.DataFrame(rows)
+
+
+def test_fig7_claims_decide_both_ways():
+    ok = _cls_rows(none_rot=0.5, comp=0.97)
+    assert lv_claims.claim_fig7_compensated(ok, "fs").verdict == HOLDS
+    assert lv_claims.claim_fig7_uncompensated(ok).verdict == HOLDS
+    bad = _cls_rows(none_rot=0.95, comp=0.85)  # maps lose accuracy; rotation no worse than scaling
+    c = lv_claims.claim_fig7_compensated(bad, "fs")
+    assert c.verdict == FAILS and "apart at rot45, scale0.5" in c.evidence and c.n == 400
+    assert lv_claims.claim_fig7_uncompensated(bad).verdict == FAILS
+    assert lv_claims.claim_fig7_compensated(ok[ok.method != "fs"], "fs").verdict == OPEN

@@ -133,6 +133,12 @@ CASES = [
      ["--out", "OUT", "--metrics", "OUT"]),
     ("probe_hog_maps", "probe_hog_maps.small", {"n_train": 10}, "missing params key 'probe_hog_maps.small.n_val'",
      ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_classify", "probe_hog_classify.digits", [3, 3], "params section 'probe_hog_classify': digits must be two different classes among 0-9, got (3, 3)",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_classify", "probe_hog_classify.small.n_test", 0, "'probe_hog_classify.small.n_test' is 0; allowed range: [2, None]",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_classify", "probe_hog_classify.k", "five", "'probe_hog_classify.k' must be an integer",
+     ["--out", "OUT", "--metrics", "OUT"]),
     ("report", "profile", "tiny", "allowed values: ['small', 'paper', 'smoke']",
      ["ien", "--template", "t", "--kernel", "k", "--out-notebook", "OUT", "--out-html", "OUT"]),
 ]

@@ -26,7 +26,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ from eqlab.probes.sparse import (
     structured_support,
 )
 
+T = TypeVar("T")
 COLUMNS = ("transform", "angle", "scale", "method", "m", "k", "lam", "hellinger_error", "fit_seconds", "nonzeros")
 # disjoint sets of scikit-image pictures (all ≥ 300 px on their short side, few flat areas)
 TRAIN_IMAGES = ("astronaut", "chelsea", "rocket", "immunohistochemistry", "moon", "brick", "grass", "cell")
@@ -97,9 +98,6 @@ class HogMapsConfig:
             raise ValueError("test_images must be disjoint from train_images and val_images")
 
 
-SIZES = ("n_train", "n_val", "n_test")
-
-
 @dataclass(frozen=True)
 class HogMapsSizes:
     """Patches per split in one profile (train, validation for RR's λ, test)."""
@@ -109,21 +107,28 @@ class HogMapsSizes:
     n_test: int = field(metadata={"min": 2})
 
 
-def config_from_params(params: dict[str, Any], key: str = "probe_hog_maps") -> HogMapsConfig:
-    """The config from params section ``key`` (shared keys) and ``key.<profile>`` (:class:`HogMapsSizes`);
-    every error is a :class:`ParamError` naming the key."""
+def profiled_config(params: dict[str, Any], key: str, cls: type[T], sizes: type) -> T:
+    """``cls`` from params section ``key`` (shared keys) and ``key.<profile>`` (the fields of the
+    ``sizes`` dataclass, which only the profile may set); every error is a :class:`ParamError` naming
+    the key."""
     profile = profile_of(params)
+    names = [f.name for f in dataclasses.fields(sizes)]
     shared = {k: v for k, v in section(params, key).items() if k not in PROFILES}
-    if misplaced := sorted(set(shared) & set(SIZES)):
+    if misplaced := sorted(set(shared) & set(names)):
         raise ParamError(f"params key(s) {[f'{key}.{k}' for k in misplaced]} belong under {key}.<profile>, "
                          f"one of {list(PROFILES)}")  # fmt: skip
-    sizes = build(HogMapsSizes, section(params, f"{key}.{profile}"), f"{key}.{profile}")
+    per_profile = build(sizes, section(params, f"{key}.{profile}"), f"{key}.{profile}")
     try:
-        return build(HogMapsConfig, {**shared, **dataclasses.asdict(sizes)}, key)
+        return build(cls, {**shared, **dataclasses.asdict(per_profile)}, key)
     except ParamError:
         raise
     except ValueError as e:  # the config's own cross-field checks
         raise ParamError(f"params section '{key}': {e}") from e
+
+
+def config_from_params(params: dict[str, Any], key: str = "probe_hog_maps") -> HogMapsConfig:
+    """:class:`HogMapsConfig` from params section ``key`` and its profile's :class:`HogMapsSizes`."""
+    return profiled_config(params, key, HogMapsConfig, HogMapsSizes)
 
 
 def load_gray(name: str) -> np.ndarray:

@@ -94,3 +94,14 @@ def nonzero_fraction(df: pd.DataFrame, k: int) -> float:
     non-zero, averaged over transforms (%), as the paper's Sec. 5.2.1 quotes it."""
     rows = df[(df.method == "fs") & (df.k == k) & df.m.isna()]
     return float((rows.nonzeros / (rows.d_out * rows.d_in)).mean() * 100) if len(rows) else math.nan
+
+
+def fig7_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy (%) with its 95 % interval, transforms × (uncompensated, LS, RR, FS)."""
+    rows = df[df.method != "original"]
+    rows = rows.assign(g=rows.apply(transform_label, axis=1),
+                       cell=[f"{100 * a:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+                             for a, lo, hi in zip(rows.accuracy, rows.ci_low, rows.ci_high, strict=True)])  # fmt: skip
+    wide = rows.pivot_table(index="g", columns="method", values="cell", aggfunc="first", sort=False)
+    names = {"none": "uncompensated", "ls": "LS", "rr": "RR", "fs": "FS"}
+    return wide[[m for m in names if m in wide.columns]].rename(columns=names).rename_axis(index="g", columns=None)
