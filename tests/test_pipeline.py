@@ -34,7 +34,7 @@ PROBED = sorted(PARAMS["extract_features"]["runs"])
 # paper scale (tests/test_models_tim.py).
 RUNS = sorted({*PROBED, "ien_r4", "tim_resnet_ien_r4", "tim_vgg_ien_r4", "tim_vgg_hetien_r4", "r2tim_vgg_e2cnn_r4r",
                "smnist56_ien"})
-HOG = {"probe_hog_maps", "report_lenc_vedaldi"}  # Lenc & Vedaldi on HOG: embedded pictures, no trained model
+HOG = {"probe_hog_maps", "probe_hog_classify", "report_lenc_vedaldi"}  # Lenc & Vedaldi on HOG: no trained model
 ALL = ({"collect", "report@ien", "report_datasets", *HOG} | {f"make_dataset@{d}" for d in DATASETS}
        | {f"{s}@{r}" for s in ("train", "probe_extent") for r in RUNS}
        | {f"{s}@{r}" for s in ("extract_features", "probe_lv_maps") for r in PROBED})
