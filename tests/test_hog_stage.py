@@ -59,6 +59,11 @@ def test_params_build_for_every_profile():
     assert sizes["smoke"] < sizes["small"] <= sizes["paper"] == 1000  # the paper's 1000 training images
     cfg = config_from_params(params)
     assert cfg.sweep_angle in cfg.angles and {"hflip", "vflip"} <= set(cfg.flips)
+    from eqlab.probes.hog_classify import config_from_params as classify_config
+
+    for p in PROFILES:  # the embedded digits hold 500 per class: the two classes give 1,000 images
+        c = classify_config({**params, "profile": p})
+        assert c.n_train + c.n_test <= 1000 and c.n_fit + c.n_val <= 5000 - c.n_train - c.n_test, p
 
 
 def test_stage_table_has_no_wall_clock_and_recovers_the_flip(tiny):
