@@ -119,6 +119,26 @@ CASES = [
      ["cnn", "--features", "x", "--model-dir", "y", "--out", "OUT", "--metrics", "OUT"]),
     ("probe_lv_maps", "probe_lv_maps.lambda", 1.0, "unknown params key(s) ['probe_lv_maps.lambda']; allowed keys:",
      ["cnn", "--features", "x", "--model-dir", "y", "--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_maps", "probe_hog_maps.small.n_train", 1, "'probe_hog_maps.small.n_train' is 1; allowed range: [2, None]",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_maps", "probe_hog_maps.flips", ["hflip", "twist"], "'probe_hog_maps.flips[1]' is 'twist'; allowed values: ['hflip', 'vflip']",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_maps", "probe_hog_maps.sweep_angle", 20.0, "params section 'probe_hog_maps': sweep_angle=20.0 must be one of angles",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_maps", "probe_hog_maps.ms", [3, 11], "params section 'probe_hog_maps': ms must be between 1 and in_cells=9, got (3, 11)",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_maps", "probe_hog_maps.angels", [0.0], "unknown params key(s) ['probe_hog_maps.angels']; allowed keys:",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_maps", "probe_hog_maps.n_train", 10, "params key(s) ['probe_hog_maps.n_train'] belong under probe_hog_maps.<profile>",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_maps", "probe_hog_maps.small", {"n_train": 10}, "missing params key 'probe_hog_maps.small.n_val'",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_classify", "probe_hog_classify.digits", [3, 3], "params section 'probe_hog_classify': digits must be two different classes among 0-9, got (3, 3)",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_classify", "probe_hog_classify.small.n_test", 0, "'probe_hog_classify.small.n_test' is 0; allowed range: [2, None]",
+     ["--out", "OUT", "--metrics", "OUT"]),
+    ("probe_hog_classify", "probe_hog_classify.k", "five", "'probe_hog_classify.k' must be an integer",
+     ["--out", "OUT", "--metrics", "OUT"]),
     ("report", "profile", "tiny", "allowed values: ['small', 'paper', 'smoke']",
      ["ien", "--template", "t", "--kernel", "k", "--out-notebook", "OUT", "--out-html", "OUT"]),
 ]
@@ -143,7 +163,7 @@ def test_unknown_stage_items_list_allowed(tmp_path, capsys, params):
     assert rc == 2 and f"'extract_features.runs (stage item)' is 'ien_r4'; allowed values: {sorted(params['extract_features']['runs'])}" in err
     rc, err = run_with(tmp_path, capsys, params, lambda p: None, "report",
                        ["nosuchpaper", "--template", "t", "--kernel", "k", "--out-notebook", "a", "--out-html", "b"])
-    assert rc == 2 and "allowed values: ['ien', 'datasets']" in err
+    assert rc == 2 and "allowed values: ['ien', 'datasets', 'lenc_vedaldi']" in err
     rc, err = run_with(tmp_path, capsys, params, lambda p: None, "make_dataset",
                        ["cifar", "--raw-dir", "r", "--out", "o"])
     assert rc == 2 and "allowed values: ['blobs', 'r2_tim', 'rot_mnist', 'rot_tim', 'scale_mnist']" in err

@@ -34,7 +34,8 @@ PROBED = sorted(PARAMS["extract_features"]["runs"])
 # paper scale (tests/test_models_tim.py).
 RUNS = sorted({*PROBED, "ien_r4", "tim_resnet_ien_r4", "tim_vgg_ien_r4", "tim_vgg_hetien_r4", "r2tim_vgg_e2cnn_r4r",
                "smnist56_ien"})
-ALL = ({"collect", "report@ien", "report_datasets"} | {f"make_dataset@{d}" for d in DATASETS}
+HOG = {"probe_hog_maps", "probe_hog_classify", "report_lenc_vedaldi"}  # Lenc & Vedaldi on HOG: no trained model
+ALL = ({"collect", "report@ien", "report_datasets", *HOG} | {f"make_dataset@{d}" for d in DATASETS}
        | {f"{s}@{r}" for s in ("train", "probe_extent") for r in RUNS}
        | {f"{s}@{r}" for s in ("extract_features", "probe_lv_maps") for r in PROBED})
 
@@ -64,15 +65,26 @@ def ran(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("pipeline") / "repo"
+def copy_checkout(work: Path) -> Path:
+    """The committed files of this checkout in ``work``."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     for rel in filter(None, files.decode().split("\0")):
         src = ROOT / rel
         if src.is_file():
             (work / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, work / rel)
+    return work
+
+
+def git_snapshot(work: Path) -> None:
+    run(["git", "init", "-q"], work)
+    run(["git", "add", "-A"], work)
+    run(["git", "commit", "-qm", "snapshot"], work)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    work = copy_checkout(tmp_path_factory.mktemp("pipeline") / "repo")
     from dvc.utils.serialize import modify_yaml  # DVC's own round-trip writer: style and comments kept
 
     with modify_yaml(work / "params.yaml") as params:
@@ -81,10 +93,27 @@ def repo(tmp_path_factory) -> Path:
             for out in (f"reports/metrics/train/{name}.json", f"reports/runs/{name}.json", f"reports/curves/{name}",
                         f"reports/metrics/probes/extent/{name}.json"):  # committed outputs of the removed runs
                 shutil.rmtree(work / out, ignore_errors=True) if (work / out).is_dir() else (work / out).unlink(True)
-    run(["git", "init", "-q"], work)
-    run(["git", "add", "-A"], work)
-    run(["git", "commit", "-qm", "snapshot"], work)
+    git_snapshot(work)
     return work
+
+
+@pytest.mark.slow
+def test_lenc_vedaldi_report_alone_from_a_fresh_copy(tmp_path):
+    """`dvc repro report_lenc_vedaldi` in a fresh copy runs the HOG probe and the report only (no dataset,
+    no training), renders the claims, and reruns to the same dvc.lock bytes."""
+    work = copy_checkout(tmp_path / "repo")
+    params = work / "params.yaml"
+    params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
+    git_snapshot(work)
+    assert ran(run(["dvc", "repro", "report_lenc_vedaldi"], work)) == HOG
+    html = (work / "reports/html/lenc_vedaldi.html").read_text()
+    assert all(s in html for s in ("Fig. 6", "Table 2", "Profile <strong>smoke</strong>", "<img", "verdict-holds",
+                                   "not in the pipeline yet"))
+    assert "def " not in html
+    lock = (work / "dvc.lock").read_bytes()
+    assert ran(run(["dvc", "repro", "report_lenc_vedaldi"], work)) == set()
+    assert ran(run(["dvc", "repro", "-f", "-s", *sorted(HOG)], work)) == HOG
+    assert (work / "dvc.lock").read_bytes() == lock
 
 
 @pytest.mark.slow
@@ -119,6 +148,8 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert "Table 5" in html and "IEN β=0.01" in html and "<img" in html
     assert all(f"Table {t} " in html for t in ("1", "2", "4", "8", "9")) and "Rot-TIM IEN R4" in html
     assert "def " not in html  # rendered without code cells
+    lv = (repo / "reports/html/lenc_vedaldi.html").read_text()
+    assert "Fig. 6" in lv and "Table 2" in lv and "verdict-holds" in lv
     cards = (repo / "reports/html/datasets.html").read_text()
     assert all(f"<code>{d}</code>" in cards for d in DATASETS) and "Blob difficulty ordering" in cards
 

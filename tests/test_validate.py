@@ -31,6 +31,7 @@ def test_every_problem_is_reported_with_its_key(params, tmp_path):
     p["train"]["models"]["cnn_aug"]["dataset"] = "cifar"
     p["probe_extent"]["lie_flows"] = ["rotate", "twirl"]
     p["extract_features"]["transforms"] = ["rot90", "twist"]
+    p["probe_hog_maps"]["sweep_angle"] = 20.0
     problems = validate(p, tmp_path)
     expected = [
         "'extract_features.runs.ien_r4.arch' is 'vgg', but train.models.ien_r4.arch is 'rotmnist6'",
@@ -40,6 +41,7 @@ def test_every_problem_is_reported_with_its_key(params, tmp_path):
         "'train.models.cnn_aug.dataset' is 'cifar'; allowed values:",
         "'probe_extent.lie_flows[1]' is 'twirl'; allowed values:",
         "'extract_features.transforms[1]': unknown transform 'twist'",
+        "params section 'probe_hog_maps': sweep_angle=20.0 must be one of angles",
         # and their consequences for the listed runs
         "'extract_features.runs.cnn' names run 'cnn', which is not a valid run",
         "'extract_features.runs.cnn_aug.dataset' is 'rot_mnist', but train.models.cnn_aug.dataset is 'cifar'",

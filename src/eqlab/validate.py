@@ -77,6 +77,8 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     from eqlab.features.extract import ExtractConfig, ExtractProfile
     from eqlab.groups import INTERPOLATIONS, get_transform
     from eqlab.probes.extent import ExtentProfile
+    from eqlab.probes.hog_classify import config_from_params as hog_classify_config
+    from eqlab.probes.hog_maps import config_from_params as hog_maps_config
     from eqlab.probes.lenc_vedaldi import LVConfig
     from eqlab.probes.lie import FLOWS
 
@@ -109,6 +111,8 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     for i, f in enumerate(_attempt(problems, section, params, "probe_extent.lie_flows") or []):
         _attempt(problems, check_choice, f"probe_extent.lie_flows[{i}]", f, FLOWS)
     _attempt(problems, _section, params, LVConfig, "probe_lv_maps")
+    _attempt(problems, hog_maps_config, params)
+    _attempt(problems, hog_classify_config, params)
 
 
 def check_stale(root: Path, runs: list[str], probed: list[str], problems: list[str]) -> None:

@@ -15,7 +15,8 @@ Layout a paper ``<paper>`` follows (``ien`` is the worked example):
   ``published_csv``, ``curves_dir``, ``profile``); it shows claims with
   :func:`eqlab.report.claims.verdict_table`. Add ``<paper>`` to ``PAPERS`` in ``stages/report.py`` and
   to the ``report`` foreach in ``dvc.yaml``, with deps ``src/eqlab/report`` and
-  ``src/eqlab/papers/<paper>``.
+  ``src/eqlab/papers/<paper>`` (a report that reads no collected run tables, like ``lenc_vedaldi``, gets
+  a ``report_<paper>`` stage of its own with its probe outputs as deps, so it needs no training).
 - ``references/published.csv``: the paper's published cells, ``paper == "<paper>"``, each with its source.
 
 Dependencies point down only: ``eqlab.papers.<paper>`` → ``eqlab.report`` → pandas, matplotlib.

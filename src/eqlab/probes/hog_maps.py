@@ -6,7 +6,8 @@ held-out patches:
 
 * Fig. 6 left/centre: the central ``out_cells²`` HOG cells of g·x predicted from ``in_cells²`` cells of
   x (paper: 5×5 from 9×9) with no spatial constraint — identity ``M_g = 1``, LS, RR (λ chosen on the
-  validation split), FS with k non-zeros per row;
+  validation split), FS with k non-zeros per row; ``flips`` (h-flip, v-flip) add the transformations
+  under which HOG moves by an exact permutation (with 180°), where FS should find ≈ 0 error;
 * Fig. 6 right, Table 2: at ``sweep_angle`` the same with structured sparsity (Eq. 5), m×m
   neighbourhoods; ``fit_seconds`` is the fit's wall time (the paper used 15×15 arrays for this sweep;
   here the same 9×9 → 5×5 geometry, enough for m ≤ 5 and much cheaper).
@@ -21,9 +22,11 @@ to the central window. Defaults take ≈ 20–40 s on 2 cores.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -31,6 +34,7 @@ import torch
 
 from eqlab.features.hog import HogGeometry, hog
 from eqlab.groups.transforms import Transform, get_transform
+from eqlab.params import PROFILES, ParamError, build, profile_of, section
 from eqlab.probes.sparse import (
     LinearMap,
     forward_selection,
@@ -42,6 +46,7 @@ from eqlab.probes.sparse import (
     structured_support,
 )
 
+T = TypeVar("T")
 COLUMNS = ("transform", "angle", "scale", "method", "m", "k", "lam", "hellinger_error", "fit_seconds", "nonzeros")
 # disjoint sets of scikit-image pictures (all ≥ 300 px on their short side, few flat areas)
 TRAIN_IMAGES = ("astronaut", "chelsea", "rocket", "immunohistochemistry", "moon", "brick", "grass", "cell")
@@ -53,15 +58,16 @@ TEST_IMAGES = ("camera", "coffee", "gravel")
 class HogMapsConfig:
     """The experiment's sizes; defaults sized for ≤ 60 s on 2 cores (paper: n = 1000 train, 1000 test)."""
 
-    cell_size: int = 8
-    orientations: int = 9
-    in_cells: int = 9
-    out_cells: int = 5
-    n_train: int = 400
-    n_val: int = 100
-    n_test: int = 200
+    cell_size: int = field(default=8, metadata={"min": 2})
+    orientations: int = field(default=9, metadata={"min": 2})
+    in_cells: int = field(default=9, metadata={"min": 1})
+    out_cells: int = field(default=5, metadata={"min": 1})
+    n_train: int = field(default=400, metadata={"min": 2})
+    n_val: int = field(default=100, metadata={"min": 2})
+    n_test: int = field(default=200, metadata={"min": 2})
     angles: tuple[float, ...] = (0.0, 45.0, 90.0, 135.0, 180.0)
     scales: tuple[float, ...] = (2**-0.5, 0.5)
+    flips: tuple[Literal["hflip", "vflip"], ...] = ()
     ks: tuple[int, ...] = (1, 3, 5)
     ms: tuple[int, ...] = (1, 3, 5)
     sweep_angle: float | None = 45.0
@@ -76,12 +82,53 @@ class HogMapsConfig:
             raise ValueError(f"out_cells={self.out_cells} must be ≤ in_cells={self.in_cells} with an even difference")
         if min(self.n_train, self.n_val, self.n_test) < 2:
             raise ValueError(f"n_train, n_val, n_test must be ≥ 2, got {self.n_train}, {self.n_val}, {self.n_test}")
+        if set(self.flips) - {"hflip", "vflip"}:
+            raise ValueError(f"flips must be among ('hflip', 'vflip'), got {self.flips}")
+        if not self.ks or min(self.ks) < 1:
+            raise ValueError(f"ks must be a non-empty list of integers ≥ 1, got {self.ks}")
+        if any(not 1 <= m <= self.in_cells for m in self.ms):
+            raise ValueError(f"ms must be between 1 and in_cells={self.in_cells}, got {self.ms}")
+        if not self.lams or min(self.lams) < 0:
+            raise ValueError(f"lams must be a non-empty list of values ≥ 0, got {self.lams}")
         if any(s <= 0 for s in self.scales):
             raise ValueError(f"scales must be > 0, got {self.scales}")
         if self.sweep_angle is not None and self.sweep_angle not in self.angles:
             raise ValueError(f"sweep_angle={self.sweep_angle} must be one of angles {self.angles} (or None)")
         if set(self.test_images) & (set(self.train_images) | set(self.val_images)):
             raise ValueError("test_images must be disjoint from train_images and val_images")
+
+
+@dataclass(frozen=True)
+class HogMapsSizes:
+    """Patches per split in one profile (train, validation for RR's λ, test)."""
+
+    n_train: int = field(metadata={"min": 2})
+    n_val: int = field(metadata={"min": 2})
+    n_test: int = field(metadata={"min": 2})
+
+
+def profiled_config(params: dict[str, Any], key: str, cls: type[T], sizes: type) -> T:
+    """``cls`` from params section ``key`` (shared keys) and ``key.<profile>`` (the fields of the
+    ``sizes`` dataclass, which only the profile may set); every error is a :class:`ParamError` naming
+    the key."""
+    profile = profile_of(params)
+    names = [f.name for f in dataclasses.fields(sizes)]
+    shared = {k: v for k, v in section(params, key).items() if k not in PROFILES}
+    if misplaced := sorted(set(shared) & set(names)):
+        raise ParamError(f"params key(s) {[f'{key}.{k}' for k in misplaced]} belong under {key}.<profile>, "
+                         f"one of {list(PROFILES)}")  # fmt: skip
+    per_profile = build(sizes, section(params, f"{key}.{profile}"), f"{key}.{profile}")
+    try:
+        return build(cls, {**shared, **dataclasses.asdict(per_profile)}, key)
+    except ParamError:
+        raise
+    except ValueError as e:  # the config's own cross-field checks
+        raise ParamError(f"params section '{key}': {e}") from e
+
+
+def config_from_params(params: dict[str, Any], key: str = "probe_hog_maps") -> HogMapsConfig:
+    """:class:`HogMapsConfig` from params section ``key`` and its profile's :class:`HogMapsSizes`."""
+    return profiled_config(params, key, HogMapsConfig, HogMapsSizes)
 
 
 def load_gray(name: str) -> np.ndarray:
@@ -109,9 +156,10 @@ def sample_patches(names: tuple[str, ...], n: int, size: int, rng: np.random.Gen
 
 
 def experiment_transforms(cfg: HogMapsConfig) -> list[tuple[Transform, float, float]]:
-    """(g, angle, scale) for every rotation then every scaling (NaN for the parameter a g lacks)."""
+    """(g, angle, scale) for every rotation, every scaling, then every flip (NaN for the parameter a g lacks)."""
     rots = [(get_transform(f"rot{a:g}"), float(a), math.nan) for a in cfg.angles]
-    return rots + [(get_transform(f"scale{s!r}"), math.nan, float(s)) for s in cfg.scales]
+    scales = [(get_transform(f"scale{s!r}"), math.nan, float(s)) for s in cfg.scales]
+    return rots + scales + [(get_transform(f), math.nan, math.nan) for f in cfg.flips]
 
 
 def patch_size(cfg: HogMapsConfig) -> int:
@@ -142,6 +190,12 @@ def transformed_hog(patches: np.ndarray, g: Transform, cfg: HogMapsConfig, batch
         for i in range(0, len(patches), batch)
     ]
     return central_cells(hog(np.concatenate(moved), geometry), cfg.out_cells)
+
+
+def inputs_per_row(cfg: HogMapsConfig, dim: int, m: int | None) -> int:
+    """The inputs one output row may read (the size of its regression problem, what the fit cost grows
+    with): every input cell's channels, ``in_cells²·D``, or with structured sparsity ``m²·D``."""
+    return (cfg.in_cells if m is None else m) ** 2 * dim
 
 
 def identity_map(cfg: HogMapsConfig, dim: int) -> LinearMap:

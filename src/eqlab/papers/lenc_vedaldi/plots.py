@@ -1,0 +1,91 @@
+"""The Fig. 6 analogue: HOG map error against rotation angle, scale and neighbourhood size m."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from eqlab.papers.lenc_vedaldi.tables import labels_in_order, unconstrained, with_labels
+from eqlab.report.plots import legend_right, line_styles
+
+
+def _curves(ax, rows: pd.DataFrame, x: str, styles: dict[str, dict]) -> None:
+    for label, sub in rows.groupby("label", sort=False):
+        sub = sub.sort_values(x)
+        ax.plot(sub[x], sub.hellinger_error, label=label, markersize=4, **styles[label])
+    ax.grid(alpha=0.3)
+
+
+def fig6(df: pd.DataFrame, title: str = ""):
+    """Three panels as the paper's Fig. 6: mean test Hellinger error against the rotation angle (left)
+    and log2 of the scale (centre) with no constraint on A_g, and against m at the sweep angle with
+    structured sparsity (right); one line per method (M_g = 1, LS, RR, FS per k)."""
+    full = unconstrained(df)
+    styles = line_styles(labels_in_order(df))
+    ident = full[full["transform"] == "identity"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.0), sharey=True)
+    rot = full[full.angle.notna()]
+    _curves(axes[0], rot, "angle", styles)
+    axes[0].set_xlabel("rotation angle (degrees)")
+    axes[0].set_xticks(sorted(rot.angle.unique()))
+    axes[0].tick_params(axis="x", labelsize=8)
+    sc = pd.concat([full[full.scale.notna()], ident.assign(scale=1.0)])
+    sc = sc.assign(log2_scale=[math.log2(s) for s in sc.scale])
+    _curves(axes[1], sc, "log2_scale", styles)
+    axes[1].set_xlabel("log2 scale (0: identity)")
+    sweep = with_labels(df[df.m.notna()])
+    if len(sweep):
+        sweep = sweep.assign(m=sweep.m.astype(int))
+        _curves(axes[2], sweep, "m", styles)
+        axes[2].set_xticks(sorted(sweep.m.unique()))
+        axes[2].set_title(f"rot {sweep.angle.iloc[0]:g}°, structured sparsity")
+    axes[2].set_xlabel("neighbourhood m (m × m input cells)")
+    axes[0].set_title("rotations, no constraint")
+    axes[1].set_title("scalings, no constraint")
+    axes[0].set_ylabel("mean Hellinger error per cell (test)")
+    legend_right(axes[2], source=axes[0])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+CLASSIFY_STYLE = {
+    "none": dict(color="tab:red", ls=":", marker="x", label="uncompensated ⟨w, φ(g⁻¹x)⟩"),
+    "ls": dict(color="tab:orange", marker="s", label="⟨w, M_g φ(g⁻¹x)⟩, M_g by LS"),
+    "rr": dict(color="tab:green", marker="^", label="⟨w, M_g φ(g⁻¹x)⟩, M_g by RR"),
+    "fs": dict(color="tab:brown", marker="o", label="⟨w, M_g φ(g⁻¹x)⟩, M_g by FS"),
+}
+
+
+def fig7(df: pd.DataFrame, title: str = ""):
+    """Two panels as the paper's Fig. 7: test accuracy of the HOG classifier against the rotation angle
+    and log2 of the scale of g, uncompensated and through each learned map, with 95 % intervals
+    (shaded) and the original accuracy on untransformed digits (dashed, its interval grey)."""
+    original = df[df.method == "original"].iloc[0]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.0), sharey=True)
+    rot = df[df.angle.notna() & (df.method != "original")]
+    sc = df[df.scale.notna() | ((df["transform"] == "identity") & (df.method != "original"))]
+    sc = sc.assign(log2_scale=[0.0 if pd.isna(s) else math.log2(s) for s in sc.scale])
+    for ax, rows, x, xlabel in ((axes[0], rot, "angle", "rotation angle of g (degrees)"),
+                                (axes[1], sc, "log2_scale", "log2 scale of g (0: identity)")):
+        ax.axhspan(original.ci_low, original.ci_high, color="0.85", zorder=0)
+        ax.axhline(original.accuracy, color="black", ls="--", label="original ⟨w, φ(x)⟩")
+        for method, style in CLASSIFY_STYLE.items():
+            sub = rows[rows.method == method].sort_values(x)
+            ax.plot(sub[x], sub.accuracy, markersize=4, **style)
+            ax.fill_between(sub[x], sub.ci_low, sub.ci_high, color=style["color"], alpha=0.12)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    axes[0].set_xticks(sorted(rot.angle.unique()))
+    axes[0].tick_params(axis="x", labelsize=8)
+    axes[0].set_ylabel(f"test accuracy (n = {int(original.n_test)})")
+    axes[0].set_title("rotations")
+    axes[1].set_title("scalings")
+    legend_right(axes[1])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
