@@ -44,6 +44,24 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+def timed_pair(ours: Callable[[], object], base: Callable[[], object], repeats: int) -> tuple[float, float, float]:
+    """Median times of ``ours`` and ``base`` run alternately, and the median of the per-pair ratios
+    (on a shared CPU the load drifts; back-to-back pairs see about the same load)."""
+    def once(fn: Callable[[], object]) -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    once(ours), once(base)  # warm-up
+    pairs = [(once(ours), once(base)) for _ in range(repeats)]
+    return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
+            statistics.median(a / b for a, b in pairs))
+
+
 def bare_train(model, x: torch.Tensor, y: torch.Tensor, batch: int, augment: bool, beta: float) -> None:
     """The same math as eqlab's loop, written as plainly as possible."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -148,12 +166,12 @@ def bench_extraction(device, n: int, width: float, repeats: int) -> dict:
                 model.forward_taps(g.apply(x[i : i + 256]))
 
     with tempfile.TemporaryDirectory() as d:
-        ours = timed(lambda: extract_features(model, images, np.zeros(n, int), np.arange(n), ts, Path(d) / "f",
-                                              {"run": "bench"}, progress=False), repeats)
+        ours, base, ratio = timed_pair(lambda: extract_features(model, images, np.zeros(n, int), np.arange(n), ts,
+                                                                Path(d) / "f", {"run": "bench"}, progress=False),
+                                       bare, repeats)
         size = sum(p.stat().st_size for p in Path(d).rglob("*.parquet"))
-    base = timed(bare, repeats)
     return {"figure": f"extract {n} images × {len(ts)} transforms + Parquet ({size / 2**20:.0f} MiB) vs bare forward",
-            "ours": ours, "baseline": base, "ratio_time": ours / base}
+            "ours": ours, "baseline": base, "ratio_time": ratio}
 
 
 def bench_ridge(repeats: int) -> dict:
@@ -172,6 +190,9 @@ def bench_ridge(repeats: int) -> dict:
             "ratio_time": ours / base, "max_coef_diff": float(np.abs(a - ref).max())}
 
 
+SECTIONS = ("train", "extract", "cost", "ridge")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", default="reports/bench")
@@ -179,14 +200,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-extract", type=int, default=256)
     p.add_argument("--width", type=float, default=0.125)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     args = p.parse_args(argv)
     setup_logging()  # the stages' log format and warning filters (e2cnn's uint8 indexing)
     torch.manual_seed(0)
     device = choose_device("auto")
-    rows = bench_training(device, args.n_train, args.width, args.repeats)
-    rows.append(bench_extraction(device, args.n_extract, args.width, args.repeats))
-    rows += bench_model_cost(device, args.width, args.repeats)
-    rows.append(bench_ridge(args.repeats))
+    only = args.only or SECTIONS
+    rows = []
+    if "train" in only:
+        rows += bench_training(device, args.n_train, args.width, args.repeats)
+    if "extract" in only:
+        rows.append(bench_extraction(device, args.n_extract, args.width, args.repeats))
+    if "cost" in only:
+        rows += bench_model_cost(device, args.width, args.repeats)
+    if "ridge" in only:
+        rows.append(bench_ridge(args.repeats))
     lines = ["| figure | ours | baseline | time ratio (ours / baseline) |", "|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['figure']} | {r['ours']:.4g} | {r['baseline']:.4g} | {r['ratio_time']:.2f} |")
