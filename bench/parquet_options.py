@@ -12,6 +12,7 @@ megabytes (10^6 bytes) per second of wall time; the CPU may be shared, so compar
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as d:
         rows = measure(batch, args.repeats, Path(d))
     lines = [f"{args.n} images × 6 taps of rotmnist6 (width 0.125): {raw / 2**20:.1f} MiB of float32, "
-             f"pyarrow {pa.__version__}, median of {args.repeats}", "",
+             f"pyarrow {pa.__version__}, median of {args.repeats}, load average {os.getloadavg()[0]:.1f} "
+             f"on {os.cpu_count()} CPUs", "",
              "| option | write MB/s | read MB/s | file MiB | file / raw |", "|---|---|---|---|---|"]
     lines += [f"| {r['option']} | {r['write_MBps']:.0f} | {r['read_MBps']:.0f} | {r['size_MiB']:.2f} | "
               f"{r['size_ratio']:.3f} |" for r in rows]
