@@ -8,6 +8,7 @@ Het-IEN or E2CNN and the baseline is IEN at the same width). Each figure is the 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -166,10 +167,11 @@ def bench_extraction(device, n: int, width: float, repeats: int) -> dict:
                 model.forward_taps(g.apply(x[i : i + 256]))
 
     with tempfile.TemporaryDirectory() as d:
+        runs = itertools.count()  # a new folder each run: removing the last run's output is not extraction
         ours, base, ratio = timed_pair(lambda: extract_features(model, images, np.zeros(n, int), np.arange(n), ts,
-                                                                Path(d) / "f", {"run": "bench"}, progress=False),
-                                       bare, repeats)
-        size = sum(p.stat().st_size for p in Path(d).rglob("*.parquet"))
+                                                                Path(d) / str(next(runs)), {"run": "bench"},
+                                                                progress=False), bare, repeats)
+        size = sum(p.stat().st_size for p in (Path(d) / "0").rglob("*.parquet"))
     return {"figure": f"extract {n} images × {len(ts)} transforms + Parquet ({size / 2**20:.0f} MiB) vs bare forward",
             "ours": ours, "baseline": base, "ratio_time": ratio}
 
