@@ -114,3 +114,24 @@ def test_extraction_is_byte_identical_across_runs_and_exact(tmp_path):
     expected = tap_outputs(net, get_transform("rot45").apply(to_float(torch.from_numpy(images))), batch_size=3)[1]
     assert block.values.tobytes() == expected.tobytes() and block.sample_ids.tolist() == ids.tolist()
     assert block.labels.tolist() == labels.tolist()
+
+
+def test_a_failed_write_on_the_writer_thread_leaves_the_old_output(tmp_path, monkeypatch):
+    net = SymmetricNet().eval()
+    images = (np.random.default_rng(0).random((5, 1, 8, 8)) * 255).astype(np.uint8)
+    ts = [get_transform("identity"), get_transform("rot90")]
+    extract_features(net, images, np.zeros(5), np.arange(5), ts, tmp_path / "f", {"run": "old"}, progress=False)
+    before = {p: p.read_bytes() for p in (tmp_path / "f").rglob("*") if p.is_file()}
+    real_write = PartitionWriter.write
+
+    def fail(self, values, sample_ids, labels):
+        if self.transform == "rot90":
+            raise OSError("disk full")
+        real_write(self, values, sample_ids, labels)
+
+    monkeypatch.setattr(PartitionWriter, "write", fail)
+    with pytest.raises(OSError, match="disk full"):
+        extract_features(net, images, np.zeros(5), np.arange(5), ts, tmp_path / "f", {"run": "new"}, progress=False,
+                         batch_size=2)
+    assert {p: p.read_bytes() for p in (tmp_path / "f").rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]  # no temporary left behind
