@@ -13,6 +13,7 @@ and % of the conv peak; a per-op profile per step and the process's peak RSS. ``
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -51,6 +52,24 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def timed_pair(ours: Callable[[], object], base: Callable[[], object], repeats: int) -> tuple[float, float, float]:
+    """Median times of ``ours`` and ``base`` run alternately, and the median of the per-pair ratios
+    (on a shared CPU the load drifts; back-to-back pairs see about the same load)."""
+    def once(fn: Callable[[], object]) -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    once(ours), once(base)  # warm-up
+    pairs = [(once(ours), once(base)) for _ in range(repeats)]
+    return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
+            statistics.median(a / b for a, b in pairs))
 
 
 def bare_train(model, x: torch.Tensor, y: torch.Tensor, batch: int, augment: bool, beta: float) -> None:
@@ -157,12 +176,13 @@ def bench_extraction(device, n: int, width: float, repeats: int) -> dict:
                 model.forward_taps(g.apply(x[i : i + 256]))
 
     with tempfile.TemporaryDirectory() as d:
-        ours = timed(lambda: extract_features(model, images, np.zeros(n, int), np.arange(n), ts, Path(d) / "f",
-                                              {"run": "bench"}, progress=False), repeats)
-        size = sum(p.stat().st_size for p in Path(d).rglob("*.parquet"))
-    base = timed(bare, repeats)
+        runs = itertools.count()  # a new folder each run: removing the last run's output is not extraction
+        ours, base, ratio = timed_pair(lambda: extract_features(model, images, np.zeros(n, int), np.arange(n), ts,
+                                                                Path(d) / str(next(runs)), {"run": "bench"},
+                                                                progress=False), bare, repeats)
+        size = sum(p.stat().st_size for p in (Path(d) / "0").rglob("*.parquet"))
     return {"figure": f"extract {n} images × {len(ts)} transforms + Parquet ({size / 2**20:.0f} MiB) vs bare forward",
-            "ours": ours, "baseline": base, "ratio_time": ours / base}
+            "ours": ours, "baseline": base, "ratio_time": ratio}
 
 
 def bench_ridge(repeats: int) -> dict:
