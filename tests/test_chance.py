@@ -156,3 +156,12 @@ def test_het_taps_are_also_read_as_one_full_c4_layer():
     assert r["abs"] == pytest.approx(0, abs=1e-28) and r["rel"] == pytest.approx(0, abs=1e-28)
     assert r["rel_full"] > 0.1 and r["abs_full"] > 0.1
     assert "rel_full" not in measure_with_chance(OneTap(Lambda(lambda x: x)), images(8), R4)["t"]
+
+
+def test_a_trivial_action_makes_the_invariant_reference_uninformative():
+    """On a 1×1 tap a rotation acts trivially: ignoring it is exactly equivariant, so the invariant
+    reference is 0 and chance falls back to the unrelated-image level (not 0, which nothing can beat)."""
+    rows = _rows("a", "conv6", rel=0.1, rel_unrelated=1.0, rel_invariant=0.0)
+    table = chance_table(pd.DataFrame(rows))
+    assert table.chance.tolist() == [1.0] and table.below.tolist() == [True]
+    assert table.invariant_informative.tolist() == [False]

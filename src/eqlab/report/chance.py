@@ -16,6 +16,7 @@ import pandas as pd
 from eqlab.report.results import extent
 
 CHANCE_MARGIN = 0.5
+INFORMATIVE = 1e-6  # the invariant reference counts when above this fraction of the unrelated one
 NORMALISATIONS = {
     "rel": ("rel_unrelated", "rel_invariant"),  # divided by the energy Σ‖ĥ(x)‖²
     "rel_var": ("rel_var_unrelated", "rel_var_invariant"),  # divided by the across-image variance
@@ -30,16 +31,21 @@ def check_normalisation(metric: str) -> tuple[str, str]:
 
 def chance_table(results: pd.DataFrame, metric: str = "rel", margin: float = CHANCE_MARGIN) -> pd.DataFrame:
     """Per run and tap (the run's own group): ``error``, ``unrelated``, ``invariant``, ``chance`` (the
-    smaller reference), ``ratio`` = error / chance and ``below`` (error < margin × chance); rows only
-    where the references were measured."""
+    smaller reference; the unrelated one alone where the invariant one is ~0 because g acts trivially
+    on the tap, ``invariant_informative`` false), ``ratio`` = error / chance and ``below`` (error < margin ×
+    chance); rows only where the references were measured."""
     unrelated, invariant = check_normalisation(metric)
     eq = extent(results)
     wide = eq[eq.metric.isin([metric, unrelated, invariant])].pivot_table(
         index=["run", "layer"], columns="metric", values="value")
     if wide.empty or unrelated not in wide or invariant not in wide or metric not in wide:
-        return pd.DataFrame(columns=["run", "layer", "error", "unrelated", "invariant", "chance", "ratio", "below"])
+        return pd.DataFrame(columns=["run", "layer", "error", "unrelated", "invariant", "invariant_informative", "chance",
+                                     "ratio", "below"])
     out = pd.DataFrame({"error": wide[metric], "unrelated": wide[unrelated], "invariant": wide[invariant]}).dropna()
-    out["chance"] = out[["unrelated", "invariant"]].min(axis=1)
+    # where g acts trivially on the tap (a 1×1 map, a rotation-symmetric grid), ignoring the transformation
+    # *is* equivariance: the invariant reference is ~0 and says nothing; chance is then the unrelated level
+    out["invariant_informative"] = out.invariant > INFORMATIVE * out.unrelated
+    out["chance"] = out.unrelated.where(~out.invariant_informative, out[["unrelated", "invariant"]].min(axis=1))
     out["ratio"] = out.error / out.chance
     out["below"] = out.error < margin * out.chance
     return out.reset_index()
