@@ -190,7 +190,13 @@ def test_smoke_dag_experiments_and_determinism(repo):
 
 
 def _temporaries(repo: Path) -> list[Path]:
-    return [p for p in repo.rglob(".*.tmp") if ".dvc" not in p.relative_to(repo).parts]
+    """Hidden ``.*.tmp`` entries outside ``.dvc``; folders that vanish while walked (DVC removes a stage's
+    outputs as it starts) are skipped, not an error (``os.walk`` ignores them, ``Path.rglob`` raises)."""
+    found = []
+    for root, dirs, files in os.walk(repo):
+        dirs[:] = [d for d in dirs if d != ".dvc"]
+        found += [Path(root) / n for n in (*dirs, *files) if n.startswith(".") and n.endswith(".tmp")]
+    return found
 
 
 @pytest.mark.slow
