@@ -96,7 +96,7 @@ class AlignmentConfig:
             except ValueError as e:
                 raise ValueError(f"transforms[{i}]: {e}") from e
         if 0.0 not in self.sweep_offsets:
-            raise ValueError(f"sweep_offsets {self.sweep_offsets} must contain 0 (the candidate T_h⁻¹)")
+            raise ValueError(f"sweep_offsets {list(self.sweep_offsets)} must contain 0 (the candidate T_h⁻¹)")
         if crop_half_width(self) < 2:
             raise ValueError(
                 f"size={self.size} leaves no interior crop for depth={self.depth}, kernel={self.kernel} "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 FAMILY_NAMES = {"random": "random", "c4": "C4-symmetrised", "isotropic": "isotropic", "delta": "δ (loophole control)"}
+KINDS = ("aligned", "unaligned", "input")
 CLAIM_FAMILIES = ("random", "c4", "isotropic")  # the δ family shows the loophole the guard closes
 NO_EXPERIMENTS = ("Paper 003 is a theory paper: it has no experiments, no tables and no published numbers. "
                   "Everything below is a numerical check of its statements on untrained networks.")  # fmt: skip
@@ -26,8 +27,10 @@ def residuals(df: pd.DataFrame) -> pd.DataFrame:
     """The ``residual`` rows as transform × family × depth with columns ``aligned``, ``unaligned``, ``input``
     (image means) and ``aligned_max`` (the largest over the images)."""
     res = df[df.check == "residual"]
+    if res.empty:
+        return pd.DataFrame(columns=["transform", "family", "depth", *KINDS, "aligned_max"])
     wide = res.pivot_table(index=["transform", "family", "depth"], columns="kind", values="residual",
-                           aggfunc="first", sort=False)  # fmt: skip
+                           aggfunc="first", sort=False).reindex(columns=list(KINDS))  # fmt: skip
     worst = res[res.kind == "aligned"].set_index(["transform", "family", "depth"]).residual_max
     return wide.assign(aligned_max=worst).reset_index()
 
