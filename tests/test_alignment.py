@@ -167,6 +167,7 @@ def test_params_build_for_every_profile():
         (lambda s: s.update(colour="red"), "probe_alignment.colour"),
         (lambda s: s["smoke"].update(depth=0), "probe_alignment.smoke.depth"),
         (lambda s: s["smoke"].update(depth=9), "leaves no interior crop for depth=9"),
+        (lambda s: s.update(lemma_sigma=3.0), "no interior crop for the Lemma 4.1 filter of lemma_sigma=3"),
     ],
 )
 def test_params_errors_name_the_key(edit, message):

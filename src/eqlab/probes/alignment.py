@@ -97,6 +97,9 @@ class AlignmentConfig:
                 raise ValueError(f"transforms[{i}]: {e}") from e
         if 0.0 not in self.sweep_offsets:
             raise ValueError(f"sweep_offsets {list(self.sweep_offsets)} must contain 0 (the candidate T_h⁻¹)")
+        if crop_half_width(self, depth=1, kernel=lemma_kernel(self)) < 2:
+            raise ValueError(f"size={self.size} leaves no interior crop for the Lemma 4.1 filter of lemma_sigma="
+                             f"{self.lemma_sigma:g} ({lemma_kernel(self)} px); lower lemma_sigma or raise size")  # fmt: skip
         if crop_half_width(self) < 2:
             raise ValueError(
                 f"size={self.size} leaves no interior crop for depth={self.depth}, kernel={self.kernel} "
@@ -390,6 +393,11 @@ def gcnn_rows(ft: Features, h: Transform, c: int) -> list[dict[str, Any]]:
     return rows
 
 
+def lemma_kernel(cfg: AlignmentConfig, sigma: float | None = None) -> int:
+    """Side of the Lemma 4.1 kernels: ``2⌈3.5 σ · stretch⌉ + 1``, room for λ_h(u) = λ(A u) when A shrinks."""
+    return 2 * math.ceil(3.5 * (cfg.lemma_sigma if sigma is None else sigma) * stretch(cfg.transforms)) + 1
+
+
 def lemma_filter(cx: torch.Tensor, cy: torch.Tensor, sigma: float) -> torch.Tensor:
     """An analytic filter with no symmetry: ``λ(u) = (u_x + u_y/2)/σ · exp(−((u_x − 0.4σ)² + u_y²/2) / 2σ²)``."""
     return (cx + cy / 2) / sigma * torch.exp(-((cx - 0.4 * sigma) ** 2 + cy**2 / 2) / (2 * sigma**2))
@@ -399,7 +407,7 @@ def lemma41_rows(f: torch.Tensor, h: Transform, sigma: float, cfg: AlignmentConf
     """Lemma 4.1 on one linear layer Λ_λ f = f ⋆ λ (no bias, no σ): ``lemma41`` is
     ``‖T_h⁻¹ Λ_λ T_h f − Λ_{λ_h} f‖ / ‖Λ_{λ_h} f‖`` with ``λ_h(u) = |det A_h| λ(A_h u)`` sampled exactly from
     :func:`lemma_filter`; ``untransformed_filter`` compares with ``Λ_λ f`` instead (alignment, which fails)."""
-    k = 2 * math.ceil(3.5 * sigma * stretch(cfg.transforms)) + 1
+    k = lemma_kernel(cfg, sigma)
     c = crop_half_width(cfg, depth=1, kernel=k)
     cx, cy = offsets(k)
     a, b, cc, d = h.matrix[:4]
