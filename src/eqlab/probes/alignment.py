@@ -6,9 +6,9 @@ actions are eqlab's (:mod:`eqlab.groups`): ``(T_h f)(x) = f(T_h⁻¹x)`` on imag
 channel to feature maps (no channel mixing), so a warp of a feature map is ``get_transform(name).apply``.
 
 The paper's result: ``T_g Λ T_h f = Λ f`` for every f only if ``T_g = T_h⁻¹`` (Lemmas 4.2, 5.10) and the
-features are already invariant to T_h (Lemma 5.8); for scaling, shear and any affine map with
-``|det| ≠ 1`` or a contracting direction that is impossible for a non-constant network; for rotations and
-reflections it takes symmetric features; translations always align. Numerically, per depth i and per
+features are already invariant to T_h (Lemma 5.8); when some eigenvalue of A_h has modulus ≠ 1 (scalings,
+Prop. 5.12) or A_h is a shear (Jordan block, Prop. 5.13) no non-constant network has such features; for
+rotations and reflections it takes symmetric features; translations always align. Numerically, per depth i and per
 image f (norms over channels and the pixels of an interior crop, see :func:`crop_half_width`):
 
 * ``aligned``   ``R = ‖T_h⁻¹ Λ⁽ⁱ⁾ T_h f − Λ⁽ⁱ⁾ f‖ / ‖Λ⁽ⁱ⁾ f − Λ⁽ⁱ⁾ 0‖`` (the only candidate warp T_g = T_h⁻¹);
