@@ -35,7 +35,8 @@ PROBED = sorted(PARAMS["extract_features"]["runs"])
 RUNS = sorted({*PROBED, "ien_r4", "tim_resnet_ien_r4", "tim_vgg_ien_r4", "tim_vgg_hetien_r4", "r2tim_vgg_e2cnn_r4r",
                "smnist56_ien"})
 HOG = {"probe_hog_maps", "probe_hog_classify", "report_lenc_vedaldi"}  # Lenc & Vedaldi on HOG: no trained model
-ALL = ({"collect", "report@ien", "report_datasets", *HOG} | {f"make_dataset@{d}" for d in DATASETS}
+JANSSON = {"probe_alignment", "report_jansson"}  # Jansson et al.: numerical checks on untrained stacks
+ALL = ({"collect", "report@ien", "report_datasets", *HOG, *JANSSON} | {f"make_dataset@{d}" for d in DATASETS}
        | {f"{s}@{r}" for s in ("train", "probe_extent") for r in RUNS}
        | {f"{s}@{r}" for s in ("extract_features", "probe_lv_maps") for r in PROBED})
 
@@ -113,6 +114,25 @@ def test_lenc_vedaldi_report_alone_from_a_fresh_copy(tmp_path):
     lock = (work / "dvc.lock").read_bytes()
     assert ran(run(["dvc", "repro", "report_lenc_vedaldi"], work)) == set()
     assert ran(run(["dvc", "repro", "-f", "-s", *sorted(HOG)], work)) == HOG
+    assert (work / "dvc.lock").read_bytes() == lock
+
+
+@pytest.mark.slow
+def test_jansson_report_alone_from_a_fresh_copy(tmp_path):
+    """`dvc repro report_jansson` in a fresh copy runs the alignment probe and the report only (no dataset,
+    no training, no other paper), renders the plots and claims, and reruns to the same dvc.lock bytes."""
+    work = copy_checkout(tmp_path / "repo")
+    params = work / "params.yaml"
+    params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
+    git_snapshot(work)
+    assert ran(run(["dvc", "repro", "report_jansson"], work)) == JANSSON
+    html = (work / "reports/html/jansson.html").read_text()
+    assert all(s in html for s in ("Profile <strong>smoke</strong>", "no experiments", "<img", "verdict-holds",
+                                   "Lemma 4.1", "G-CNN", "not in probe_alignment yet"))
+    assert "verdict verdict-fails\"" not in html and "def " not in html  # no claim fails (the CSS names the class)
+    lock = (work / "dvc.lock").read_bytes()
+    assert ran(run(["dvc", "repro", "report_jansson"], work)) == set()
+    assert ran(run(["dvc", "repro", "-f", "-s", *sorted(JANSSON)], work)) == JANSSON
     assert (work / "dvc.lock").read_bytes() == lock
 
 

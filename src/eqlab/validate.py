@@ -76,6 +76,7 @@ def check_runs(params: dict[str, Any], profile: str, problems: list[str]) -> dic
 def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], problems: list[str]) -> None:
     from eqlab.features.extract import ExtractConfig, ExtractProfile
     from eqlab.groups import INTERPOLATIONS, get_transform
+    from eqlab.probes.alignment import config_from_params as alignment_config
     from eqlab.probes.extent import ExtentProfile
     from eqlab.probes.hog_classify import config_from_params as hog_classify_config
     from eqlab.probes.hog_maps import config_from_params as hog_maps_config
@@ -113,6 +114,7 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     _attempt(problems, _section, params, LVConfig, "probe_lv_maps")
     _attempt(problems, hog_maps_config, params)
     _attempt(problems, hog_classify_config, params)
+    _attempt(problems, alignment_config, params)
 
 
 def check_stale(root: Path, runs: list[str], probed: list[str], problems: list[str]) -> None:

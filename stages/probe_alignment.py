@@ -1,0 +1,79 @@
+"""DVC stage probe_alignment: Jansson et al.'s feature-map alignment checks (PAPERS.md section 003).
+
+Untrained conv stacks Λ (random, C4-symmetrised, isotropic filters and the δ-filter control), smooth
+random images and eqlab's group actions: per transform, filter family and depth the aligned residual
+``‖T_h⁻¹ Λ T_h f − Λ f‖ / ‖Λ f − Λ 0‖``, the unaligned one and the input-alignment baseline; the sweep over
+candidate warps; a C4 G-CNN under rot90 with and without the channel permutation; Lemma 4.1 on a linear
+layer (:mod:`eqlab.probes.alignment`). Writes one tidy table (Parquet + CSV, one row per check × family ×
+transform × kind × warp × depth) and a small metrics JSON. No training, no dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from eqlab.cli import run_stage
+from eqlab.io import atomic_path, write_json
+from eqlab.probes.alignment import alignment_experiment, config_from_params
+
+log = logging.getLogger("probe_alignment")
+CLAIM_FAMILIES = ("random", "c4", "isotropic")  # the δ family is the loophole control
+
+
+def summarise(df: pd.DataFrame) -> dict[str, float]:
+    """The few numbers ``dvc metrics`` compares: the largest aligned shift residual, the largest aligned
+    rot90 residual of the C4 and isotropic families, the smallest ratio of an aligned scale or shear
+    residual to its input-alignment baseline (claim families), the G-CNN's rot90 residual with and
+    without the permutation, and the largest Lemma 4.1 residual."""
+    res = df[df.check == "residual"]
+    aligned = res[res.kind == "aligned"].set_index(["family", "transform", "depth"]).residual
+    base = res[res.kind == "input"].set_index(["family", "transform", "depth"]).residual
+    out: dict[str, float] = {}
+    shift = aligned[aligned.index.get_level_values("transform").str.startswith("shift")]
+    if len(shift):
+        out["shift_aligned_max"] = float(shift.max())
+    rot = aligned.xs("rot90", level="transform", drop_level=False) if "rot90" in set(res["transform"]) else None
+    for fam in ("c4", "isotropic", "random"):
+        if rot is not None and fam in rot.index.get_level_values("family"):
+            out[f"rot90_aligned_max_{fam}"] = float(rot.xs(fam, level="family").max())
+    sc = aligned.index.get_level_values("transform").str.startswith(("scale", "shear"))
+    fam = aligned.index.get_level_values("family").isin(CLAIM_FAMILIES)
+    if (sc & fam).any():
+        out["scale_shear_over_baseline_min"] = float((aligned[sc & fam] / base[sc & fam]).min())
+    g = df[df.check == "gcnn"]
+    for kind in ("aligned", "aligned+permutation"):
+        if (g.kind == kind).any():
+            out[f"gcnn_rot90_{kind.replace('+', '_')}_max"] = float(g[g.kind == kind].residual.max())
+    lemma = df[(df.check == "lemma41") & (df.kind == "lemma41")]
+    if len(lemma):
+        out["lemma41_max"] = float(lemma.residual.max())
+    return out
+
+
+def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    cfg = config_from_params(params)
+    df = alignment_experiment(cfg)
+    out = Path(args.out)
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        df.to_parquet(tmp / "results.parquet", index=False)
+        df.to_csv(tmp / "results.csv", index=False, float_format="%.6g")
+    write_json(args.metrics, summarise(df))
+    log.info("%d rows (%d families, %d transforms) → %s", len(df), len(cfg.families), len(cfg.transforms), out)
+
+
+def cli(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--out", required=True, help="output directory: results.parquet + results.csv")
+    p.add_argument("--metrics", required=True, help="output metrics JSON")
+    return run_stage(main, p, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
