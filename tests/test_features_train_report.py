@@ -111,3 +111,31 @@ def test_atomic_path_removes_a_killed_writers_leftovers_and_dvc_ignores_them(tmp
     assert (target / "x.tsv").read_text() == "done" and not leftover.exists()
     assert other.exists()  # another target's temporary is not ours to remove
     assert ".*.tmp" in (root / ".dvcignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("arch", ["rotmnist6", "resnet18"])
+def test_skipping_the_uninitialised_memory_fill_changes_no_weight(arch):
+    """make_deterministic turns off deterministic mode's NaN fill of new tensors (a cost, not a
+    safeguard here): training with the fill on and off gives bit-identical weights, so no kernel reads
+    memory it did not write."""
+    from eqlab.train.device import make_deterministic
+
+    def trained(fill: bool):
+        make_deterministic(0)
+        torch.utils.deterministic.fill_uninitialized_memory = fill
+        kw = dict(width=0.0625, input_size=17, in_channels=3, n_classes=4) if arch == "resnet18" else dict(width=0.125)
+        model = build_model(arch, **kw)
+        gen = torch.Generator().manual_seed(0)
+        shape = (3, 64, 64) if arch == "resnet18" else (1, 28, 28)
+        x = (torch.rand(32, *shape, generator=gen) * 255).to(torch.uint8)
+        y = torch.randint(0, 4, (32,), generator=gen)
+        train(model, TrainSpec(1, 0, 16, 1e-4, 1e-3, 0.25, 0.0, True, 0.1, 0), x, y, x[:8], y[:8],
+              group_elements("r4"), progress=False)
+        return model.state_dict()
+
+    try:
+        with_fill, without = trained(True), trained(False)
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.utils.deterministic.fill_uninitialized_memory = True
+    assert all(torch.equal(a, b) for a, b in zip(with_fill.values(), without.values(), strict=True))
