@@ -138,6 +138,7 @@ def test_every_relative_panel_draws_each_runs_chance_level():
         dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--" and len(ln.get_ydata())]
         assert len(dashed) == 3 and all(list(ln.get_ydata()) == [level, level] for ln in dashed)
     ratio = chance_ratio_by_layer(results, runs)
+    assert len(ratio.axes) == 1  # the ratio does not depend on the normalisation: one panel
     assert list(ratio.axes[0].lines[0].get_ydata()) == pytest.approx([0.1 / 0.8] * 2)
     no_refs = results[~results.metric.str.contains("_")]
     assert chance_ratio_by_layer(no_refs, runs) is None and len(equivariance_by_layer(no_refs, runs).axes) == 2

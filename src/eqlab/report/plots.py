@@ -88,32 +88,30 @@ def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str 
 
 
 def chance_ratio_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
-    """Error / chance level per layer (log scale), one line per run, for the energy and the variance
-    normalisations; the dotted line at :data:`CHANCE_MARGIN`: a run counts as below chance only under it.
+    """Error / chance level per layer (log scale), one line per run; the dotted line at
+    :data:`CHANCE_MARGIN`: a run counts as below chance only under it. The ratio is the same under
+    both normalisations (error and references are divided by the same sum), so one panel shows it.
     None when no run in ``runs`` has chance references."""
     eq = extent(results)
     eq = eq[eq.run.isin(set(runs.run))]
-    tables = {m: chance_table(eq, m) for m in NORMALISATIONS}
-    tables = {m: t for m, t in tables.items() if len(t)}
-    if not tables:
+    table = chance_table(eq, "rel")
+    if table.empty:
         return None
     styles = line_styles(sorted(set(eq.run)))
-    fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables) + 1.6, 3.8), squeeze=False)
-    names = {"rel": "relative error / chance", "rel_var": "variance-normalised error / chance"}
-    for ax, (metric, table) in zip(axes[0], tables.items(), strict=True):
-        for run, df in table.groupby("run"):
-            df = df.sort_values("layer")
-            ax.plot(df.layer, df.ratio, label=run, **styles[run])
-        ax.axhline(CHANCE_MARGIN, color="black", ls=":", lw=1, label=f"below chance under {CHANCE_MARGIN:g}")
-        ax.axhline(1.0, color="grey", ls="-", lw=0.6)
-        ax.set_yscale("log")
-        ax.set_title(names[metric])
-        ax.set_xlabel("layer")
-        ax.tick_params(axis="x", labelrotation=30)
-        ax.grid(alpha=0.3)
-    legend_right(axes[0][-1], source=axes[0][0])
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for run, df in table.groupby("run"):
+        df = df.sort_values("layer")
+        ax.plot(df.layer, df.ratio, label=run, **styles[run])
+    ax.axhline(CHANCE_MARGIN, color="black", ls=":", lw=1, label=f"below chance under {CHANCE_MARGIN:g}")
+    ax.axhline(1.0, color="grey", ls="-", lw=0.6)
+    ax.set_yscale("log")
+    ax.set_ylabel("error / chance level")
+    ax.set_xlabel("layer")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.grid(alpha=0.3)
+    legend_right(ax)
     if title:
-        fig.suptitle(title)
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 
