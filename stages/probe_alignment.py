@@ -19,8 +19,9 @@ from typing import Any
 import pandas as pd
 
 from eqlab.cli import run_stage
-from eqlab.io import atomic_path, write_json
+from eqlab.io import write_json
 from eqlab.probes.alignment import alignment_experiment, config_from_params
+from eqlab.probes.table import write_results
 
 log = logging.getLogger("probe_alignment")
 CLAIM_FAMILIES = ("random", "c4", "isotropic")  # the δ family is the loophole control
@@ -60,10 +61,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     cfg = config_from_params(params)
     df = alignment_experiment(cfg)
     out = Path(args.out)
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        df.to_parquet(tmp / "results.parquet", index=False)
-        df.to_csv(tmp / "results.csv", index=False, float_format="%.6g")
+    write_results(out, df)
     write_json(args.metrics, summarise(df))
     log.info("%d rows (%d families, %d transforms) → %s", len(df), len(cfg.families), len(cfg.transforms), out)
 

@@ -16,8 +16,9 @@ from typing import Any
 import pandas as pd
 
 from eqlab.cli import run_stage
-from eqlab.io import atomic_path, write_json
+from eqlab.io import write_json
 from eqlab.probes.hog_classify import config_from_params, hog_classify_experiment
+from eqlab.probes.table import write_results
 
 log = logging.getLogger("probe_hog_classify")
 
@@ -33,10 +34,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     cfg = config_from_params(params)
     df = hog_classify_experiment(cfg)
     out = Path(args.out)
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        df.to_parquet(tmp / "results.parquet", index=False)
-        df.to_csv(tmp / "results.csv", index=False, float_format="%.6g")
+    write_results(out, df)
     write_json(args.metrics, summarise(df))
     log.info("digits %s: %d rows → %s", cfg.digits, len(df), out)
 

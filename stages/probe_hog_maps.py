@@ -20,8 +20,9 @@ import pandas as pd
 
 from eqlab.cli import run_stage
 from eqlab.features.hog import HogGeometry
-from eqlab.io import atomic_path, write_json
+from eqlab.io import write_json
 from eqlab.probes.hog_maps import HogMapsConfig, config_from_params, hog_maps_experiment, inputs_per_row
+from eqlab.probes.table import write_results
 
 log = logging.getLogger("probe_hog_maps")
 
@@ -53,10 +54,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     cfg = config_from_params(params)
     df = results_table(cfg)
     out = Path(args.out)
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        df.to_parquet(tmp / "results.parquet", index=False)
-        df.to_csv(tmp / "results.csv", index=False, float_format="%.6g")
+    write_results(out, df)
     write_json(args.metrics, summarise(df))
     log.info("%d rows (%d transforms) → %s", len(df), df["transform"].nunique(), out)
 

@@ -19,11 +19,12 @@ from tqdm.auto import tqdm
 from eqlab.cli import run_stage
 from eqlab.features.store import read_block, read_manifest
 from eqlab.groups import get_transform
-from eqlab.io import atomic_path, read_json, write_json
+from eqlab.io import read_json, write_json
 from eqlab.models import load_trained
 from eqlab.params import build, section
 from eqlab.probes.frame import probe_frame
 from eqlab.probes.lenc_vedaldi import LVConfig, lv_layer, split_indices
+from eqlab.probes.table import write_results
 from eqlab.train.device import device_from_params
 
 log = logging.getLogger("probe_lv_maps")
@@ -57,10 +58,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
                          fit, ev, cfg, manifest["interpolation"])
     df = probe_frame(rows, config)
     out = Path(args.out)
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        df.to_parquet(tmp / "results.parquet", index=False)
-        df.to_csv(tmp / "results.csv", index=False, float_format="%.6g")
+    write_results(out, df)
     write_json(args.metrics, summarise(df))
     log.info("%s: %d rows → %s", args.run, len(df), out)
 

@@ -99,40 +99,26 @@ def repo(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_lenc_vedaldi_report_alone_from_a_fresh_copy(tmp_path):
-    """`dvc repro report_lenc_vedaldi` in a fresh copy runs the HOG probe and the report only (no dataset,
-    no training), renders the claims, and reruns to the same dvc.lock bytes."""
+def test_reports_without_training_run_alone_from_a_fresh_copy(tmp_path):
+    """`dvc repro report_lenc_vedaldi report_jansson` in a fresh copy runs their probes and the two reports
+    only (no dataset, no training, no other paper), renders plots and claims, and reruns to the same
+    dvc.lock bytes (one copy for both papers: each needs only its own probe stages)."""
     work = copy_checkout(tmp_path / "repo")
     params = work / "params.yaml"
     params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
     git_snapshot(work)
-    assert ran(run(["dvc", "repro", "report_lenc_vedaldi"], work)) == HOG
+    assert ran(run(["dvc", "repro", "report_lenc_vedaldi", "report_jansson"], work)) == HOG | JANSSON
     html = (work / "reports/html/lenc_vedaldi.html").read_text()
     assert all(s in html for s in ("Fig. 6", "Table 2", "Profile <strong>smoke</strong>", "<img", "verdict-holds",
                                    "not in the pipeline yet"))
     assert "def " not in html
-    lock = (work / "dvc.lock").read_bytes()
-    assert ran(run(["dvc", "repro", "report_lenc_vedaldi"], work)) == set()
-    assert ran(run(["dvc", "repro", "-f", "-s", *sorted(HOG)], work)) == HOG
-    assert (work / "dvc.lock").read_bytes() == lock
-
-
-@pytest.mark.slow
-def test_jansson_report_alone_from_a_fresh_copy(tmp_path):
-    """`dvc repro report_jansson` in a fresh copy runs the alignment probe and the report only (no dataset,
-    no training, no other paper), renders the plots and claims, and reruns to the same dvc.lock bytes."""
-    work = copy_checkout(tmp_path / "repo")
-    params = work / "params.yaml"
-    params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
-    git_snapshot(work)
-    assert ran(run(["dvc", "repro", "report_jansson"], work)) == JANSSON
     html = (work / "reports/html/jansson.html").read_text()
     assert all(s in html for s in ("Profile <strong>smoke</strong>", "no experiments", "<img", "verdict-holds",
                                    "Lemma 4.1", "G-CNN", "not in probe_alignment yet"))
     assert "verdict verdict-fails\"" not in html and "def " not in html  # no claim fails (the CSS names the class)
     lock = (work / "dvc.lock").read_bytes()
-    assert ran(run(["dvc", "repro", "report_jansson"], work)) == set()
-    assert ran(run(["dvc", "repro", "-f", "-s", *sorted(JANSSON)], work)) == JANSSON
+    assert ran(run(["dvc", "repro", "report_lenc_vedaldi", "report_jansson"], work)) == set()
+    assert ran(run(["dvc", "repro", "-f", "-s", *sorted(HOG | JANSSON)], work)) == HOG | JANSSON
     assert (work / "dvc.lock").read_bytes() == lock
 
 
