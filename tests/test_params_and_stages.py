@@ -250,3 +250,17 @@ def test_truncated_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, para
                         "--metrics", str(tmp_path / "m.json")])
     assert rc == 2 and f"{model_dir / 'model.pt'}: not a readable state dict" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_dvc_set_changes_exactly_one_line_of_params_yaml(tmp_path, root):
+    """`dvc exp run -S key=value` rewrites params.yaml through DVC's round-trip YAML writer: the file is
+    written in a style it keeps (no comment after a list item, which it drops), so one `-S` is one line."""
+    from dvc.utils.serialize import modify_yaml
+
+    copy = tmp_path / "params.yaml"
+    original = (root / "params.yaml").read_text()
+    copy.write_text(original)
+    with modify_yaml(copy) as params:
+        params["profile"] = "smoke"
+    changed = [(a, b) for a, b in zip(original.splitlines(), copy.read_text().splitlines(), strict=True) if a != b]
+    assert changed == [("profile: small", "profile: smoke")], changed
