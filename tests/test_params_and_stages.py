@@ -253,14 +253,13 @@ def test_truncated_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, para
 
 
 def test_dvc_set_changes_exactly_one_line_of_params_yaml(tmp_path, root):
-    """`dvc exp run -S key=value` rewrites params.yaml through DVC's round-trip YAML writer: the file is
-    written in a style it keeps (no comment after a list item, which it drops), so one `-S` is one line."""
-    from dvc.utils.serialize import modify_yaml
+    """`dvc exp run -S key=value` rewrites params.yaml through DVC's YAML round trip: the file is written in
+    a style that round trip keeps (no comment after a list item, which it drops), so one `-S` is one line."""
+    from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` calls
 
     copy = tmp_path / "params.yaml"
     original = (root / "params.yaml").read_text()
     copy.write_text(original)
-    with modify_yaml(copy) as params:
-        params["profile"] = "smoke"
+    apply_overrides(copy, ["profile=smoke"])
     changed = [(a, b) for a, b in zip(original.splitlines(), copy.read_text().splitlines(), strict=True) if a != b]
     assert changed == [("profile: small", "profile: smoke")], changed
