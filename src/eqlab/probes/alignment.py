@@ -40,7 +40,6 @@ fits on the canvas and shifts are exact.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -52,7 +51,7 @@ import torch.nn.functional as F
 from eqlab.groups import geometry as af
 from eqlab.groups import regular, rot90
 from eqlab.groups.transforms import Transform, from_affine, get_transform
-from eqlab.params import PROFILES, ParamError, build, profile_of, section
+from eqlab.probes.profiled import profiled_config
 
 Family = Literal["random", "c4", "isotropic", "delta"]
 FAMILIES: tuple[str, ...] = ("random", "c4", "isotropic", "delta")
@@ -118,24 +117,8 @@ class AlignmentSizes:
 
 
 def config_from_params(params: dict[str, Any], key: str = "probe_alignment") -> AlignmentConfig:
-    """:class:`AlignmentConfig` from params section ``key`` (shared keys) and ``key.<profile>`` (the
-    :class:`AlignmentSizes`, which only a profile may set); every error is a :class:`ParamError` naming the
-    key. (The same rule as ``eqlab.probes.hog_maps.profiled_config``, not imported from there so that this
-    stage does not depend on the HOG code.)"""
-    profile = profile_of(params)
-    names = [f.name for f in dataclasses.fields(AlignmentSizes)]
-    shared = {k: v for k, v in section(params, key).items() if k not in PROFILES}
-    if misplaced := sorted(set(shared) & set(names)):
-        raise ParamError(
-            f"params key(s) {[f'{key}.{k}' for k in misplaced]} belong under {key}.<profile>, one of {list(PROFILES)}"
-        )
-    sizes = build(AlignmentSizes, section(params, f"{key}.{profile}"), f"{key}.{profile}")
-    try:
-        return build(AlignmentConfig, {**shared, **dataclasses.asdict(sizes)}, key)
-    except ParamError:
-        raise
-    except ValueError as e:  # the config's own cross-field checks
-        raise ParamError(f"params section '{key}': {e}") from e
+    """:class:`AlignmentConfig` from params section ``key`` and its profile's :class:`AlignmentSizes`."""
+    return profiled_config(params, key, AlignmentConfig, AlignmentSizes)
 
 
 # ---------------------------------------------------------------------------------------------- geometry

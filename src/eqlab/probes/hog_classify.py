@@ -29,7 +29,8 @@ import torch.nn.functional as F
 
 from eqlab.features.hog import HogGeometry, hog
 from eqlab.groups.transforms import Transform, get_transform
-from eqlab.probes.hog_maps import central_cells, profiled_config
+from eqlab.probes.hog_maps import central_cells
+from eqlab.probes.profiled import profiled_config
 from eqlab.probes.sparse import LinearMap, forward_selection, least_squares, ridge_validated
 
 COLUMNS = ("transform", "angle", "scale", "method", "accuracy", "ci_low", "ci_high", "n_test")

@@ -22,11 +22,10 @@ to the central window. Defaults take ≈ 20–40 s on 2 cores.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,7 +33,7 @@ import torch
 
 from eqlab.features.hog import HogGeometry, hog
 from eqlab.groups.transforms import Transform, get_transform
-from eqlab.params import PROFILES, ParamError, build, profile_of, section
+from eqlab.probes.profiled import profiled_config
 from eqlab.probes.sparse import (
     LinearMap,
     forward_selection,
@@ -46,7 +45,6 @@ from eqlab.probes.sparse import (
     structured_support,
 )
 
-T = TypeVar("T")
 COLUMNS = ("transform", "angle", "scale", "method", "m", "k", "lam", "hellinger_error", "fit_seconds", "nonzeros")
 # disjoint sets of scikit-image pictures (all ≥ 300 px on their short side, few flat areas)
 TRAIN_IMAGES = ("astronaut", "chelsea", "rocket", "immunohistochemistry", "moon", "brick", "grass", "cell")
@@ -105,25 +103,6 @@ class HogMapsSizes:
     n_train: int = field(metadata={"min": 2})
     n_val: int = field(metadata={"min": 2})
     n_test: int = field(metadata={"min": 2})
-
-
-def profiled_config(params: dict[str, Any], key: str, cls: type[T], sizes: type) -> T:
-    """``cls`` from params section ``key`` (shared keys) and ``key.<profile>`` (the fields of the
-    ``sizes`` dataclass, which only the profile may set); every error is a :class:`ParamError` naming
-    the key."""
-    profile = profile_of(params)
-    names = [f.name for f in dataclasses.fields(sizes)]
-    shared = {k: v for k, v in section(params, key).items() if k not in PROFILES}
-    if misplaced := sorted(set(shared) & set(names)):
-        raise ParamError(f"params key(s) {[f'{key}.{k}' for k in misplaced]} belong under {key}.<profile>, "
-                         f"one of {list(PROFILES)}")  # fmt: skip
-    per_profile = build(sizes, section(params, f"{key}.{profile}"), f"{key}.{profile}")
-    try:
-        return build(cls, {**shared, **dataclasses.asdict(per_profile)}, key)
-    except ParamError:
-        raise
-    except ValueError as e:  # the config's own cross-field checks
-        raise ParamError(f"params section '{key}': {e}") from e
 
 
 def config_from_params(params: dict[str, Any], key: str = "probe_hog_maps") -> HogMapsConfig:
