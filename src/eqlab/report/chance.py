@@ -4,15 +4,18 @@ The extent probe writes, per run and tap, the error (``rel`` or ``rel_var``) and
 same images (:mod:`eqlab.probes.chance`): an unrelated image (``*_unrelated``, the "no equivariance"
 level) and the untransformed map (``*_invariant``, the level of a model that ignores the input's
 transformation). A tap counts as *below chance* only when its error is below ``CHANCE_MARGIN`` times the
-smaller reference. The margin is a fixed factor of two because one run per model gives no seed
-interval to decide by; it is a stand-in for "below by a margin outside the seed interval" until the
-default profile trains several seeds per model.
+smaller reference (a fixed factor of two: the per-run reading the tables show). A *model's* verdict
+reads its seeds instead (:func:`model_chance`): a tap is below chance when the 95 % interval of the mean
+log10(error / chance) over the model's runs lies below 0, at chance when it lies at or above 0, and
+undecided otherwise or with fewer than three runs.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from eqlab.report.intervals import MIN_SEEDS, Interval, decide_sign, log10, mean_interval
 from eqlab.report.results import extent
 
 CHANCE_MARGIN = 0.5
@@ -69,3 +72,38 @@ def describe_chance(table: pd.DataFrame, run: str, label: str | None = None) -> 
     if len(at) == len(rows):
         return f"{name} at chance at every tap (error/chance {rows.ratio.min():.2g}–{rows.ratio.max():.2g})"
     return f"{name} at chance at {', '.join(at)}"
+
+
+def model_chance(table: pd.DataFrame, runs: list[str]) -> dict[str, tuple[Interval, bool | None]]:
+    """Per tap measured for every one of ``runs`` (the seeds of one model): the interval of the mean
+    log10(error / chance) and whether the model is below chance there (True: interval below 0; False:
+    at or above 0; None: undecided or < 3 runs). Empty when some run has no chance reference."""
+    rows = table[table.run.isin(runs)]
+    if rows.empty or set(rows.run) != set(runs):
+        return {}
+    out = {}
+    for layer, g in rows.groupby("layer", sort=False):
+        if len(g) != len(runs):
+            continue
+        iv = mean_interval(log10(g.ratio.astype(float)))
+        out[layer] = (iv, decide_sign(-iv))
+    return out
+
+
+def describe_model_chance(per_tap: dict[str, tuple[Interval, bool | None]], label: str) -> str:
+    """One sentence over a model's seeds: below chance at every tap, at chance where established, or
+    undecided; error/chance as a geometric mean over the seeds."""
+    if not per_tap:
+        return f"{label}: no chance reference measured"
+    ratios = np.array([10**iv.estimate for iv, _ in per_tap.values()])
+    n = min(iv.n for iv, _ in per_tap.values())
+    span = f"error/chance {ratios.min():.2g}–{ratios.max():.2g}, n = {n}"
+    if n < MIN_SEEDS:
+        return f"{label}: {span} (no interval to decide by)"
+    at = [t for t, (_, b) in per_tap.items() if b is False]
+    open_ = [t for t, (_, b) in per_tap.items() if b is None]
+    if not at and not open_:
+        return f"{label} below chance at every tap ({span})"
+    parts = [f"at chance at {', '.join(at)}"] if at else []
+    parts += [f"undecided at {', '.join(open_)}"] if open_ else []
+    return f"{label} {'; '.join(parts)} ({span})"

@@ -100,8 +100,9 @@ def side_by_side(
     """Published table ``table`` with ours beside every cell: columns (column, paper | ours), n, and a
     note saying why cells read "—" (:func:`gap_notes`, with the paper's ``reasons``).
 
-    ``ours`` is long: ``table, row, column, value, n`` (a paper's runs mapped onto its published rows
-    and columns). Rows in the paper's order, then rows only we have; "—" where a side has no value.
+    ``ours`` is long: ``table, row, column, value, n`` and optionally ``ci`` (a paper's runs mapped onto its
+    published rows and columns; ``ci``: the half-width of the 95 % interval over seeds, shown as ± where
+    it exists and the unit is not an order of magnitude). Rows in the paper's order, then rows only we have; "—" where a side has no value.
     Units in ``MAGNITUDE_UNITS`` are shown as orders of magnitude, like the papers print them."""
     pub = published[published.table == table]
     mine = ours[ours.table == table]
@@ -111,18 +112,22 @@ def side_by_side(
     wide = dict(index="row", columns="column", values="value", aggfunc="first")
     p = pub.pivot_table(**wide).reindex(index=rows, columns=cols)
     o = mine.pivot_table(**wide).reindex(index=rows, columns=cols)
+    ci = mine.pivot_table(**{**wide, "values": "ci"}).reindex(index=rows, columns=cols) if "ci" in mine else None
     n = mine.groupby("row").n.max()
     notes = gap_notes(p, o, reasons)
 
-    def fmt(v: float, col: str) -> str:
-        return "—" if pd.isna(v) else _fmt(v, unit.get(col), "{:.1f}")
+    def fmt(v: float, col: str, half: float = float("nan")) -> str:
+        if pd.isna(v):
+            return "—"
+        plain = unit.get(col) in MAGNITUDE_UNITS or pd.isna(half)
+        return _fmt(v, unit.get(col), "{:.1f}" if plain else f"{{:.1f}} ± {half:.1f}")
 
     out = []
     for r in rows:
         rec: dict = {("", "model"): r}
         for c in cols:
             rec[(c, "paper")] = fmt(p.at[r, c], c)
-            rec[(c, "ours")] = fmt(o.at[r, c], c)
+            rec[(c, "ours")] = fmt(o.at[r, c], c, float("nan") if ci is None else ci.at[r, c])
         rec[("ours", "n")] = int(n.get(r, 0))
         rec[NOTE] = notes[r]
         out.append(rec)

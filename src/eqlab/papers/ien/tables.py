@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from eqlab.report.intervals import half_width
 from eqlab.report.references import NOTE, gap_notes, order_of_magnitude
 from eqlab.report.results import accuracy_pct, extent
 
@@ -78,18 +79,21 @@ def shown(ours: pd.DataFrame) -> pd.DataFrame:
 
 def by_model(ours: pd.DataFrame) -> pd.DataFrame:
     """Per-run table → one row per model (its Table 5 label), mean over its runs (seeds), with ``kind``,
-    ``n`` (the number of runs averaged) and ``acc_std`` (sample std, 0 when n = 1)."""
+    ``n`` (the number of runs averaged), ``acc_std`` (sample std, 0 when n = 1) and ``acc_ci`` (half-width of
+    the 95 % t-interval of the mean accuracy over the seeds, NaN when n = 1)."""
     g = ours.groupby("row", sort=False)
     out = g.mean(numeric_only=True)
     out.insert(0, "n", g.size())
     out.insert(2, "acc_std", g["acc"].std(ddof=1).fillna(0.0))
+    out.insert(3, "acc_ci", [half_width(s, n) for s, n in zip(out["acc_std"], out["n"], strict=True)])
     out["kind"] = g["kind"].first()
     return out
 
 
 def table5_side_by_side(published: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
-    """Published cells beside ours: columns (``acc``, conv1…conv6) × (``paper``, ``ours``), and a note
-    saying why ours reads "—" (:func:`eqlab.report.references.gap_notes`)."""
+    """Published cells beside ours: columns (``acc``, conv1…conv6) × (``paper``, ``ours``), our seed count
+    n, and a note saying why ours reads "—"; our accuracy is the mean over seeds ± the half-width of its
+    95 % t-interval (with n ≥ 2) (:func:`eqlab.report.references.gap_notes`)."""
     t5 = published[published.table == "5"]
     pub = t5.pivot_table(index="row", columns="column", values="value").reindex(list(dict.fromkeys(t5.row)))
     mine = by_model(ours)
@@ -102,11 +106,13 @@ def table5_side_by_side(published: pd.DataFrame, ours: pd.DataFrame) -> pd.DataF
             p = pub.loc[label, col] if col in pub.columns else float("nan")
             o = mine[col].get(label, float("nan")) if col in mine else float("nan")
             if col == "acc":
+                ci = mine["acc_ci"].get(label, float("nan"))
                 rec[("acc %", "paper")] = f"{p:.1f}"
-                rec[("acc %", "ours")] = "—" if pd.isna(o) else f"{o:.1f}"
+                rec[("acc %", "ours")] = "—" if pd.isna(o) else f"{o:.1f}" + ("" if pd.isna(ci) else f" ± {ci:.1f}")
             else:
                 rec[(col, "paper")] = order_of_magnitude(p)
                 rec[(col, "ours")] = "—" if pd.isna(o) else order_of_magnitude(o)
+        rec[("ours", "n")] = int(mine["n"].get(label, 0))
         rec[NOTE] = notes[label]
         rows.append(rec)
     df = pd.DataFrame(rows).set_index("model")
@@ -140,15 +146,23 @@ def paper_betas(published: pd.DataFrame) -> dict[tuple[str, str], float]:
     ien = published[published.table.isin(["1", "2"]) & published.row.str.contains(" IEN ", regex=False)]
     for _, r in ien.iterrows():
         group, arch = r.row.split()[-1], "ResNet18" if r.table == "1" else "VGG"
-        match = t9[t9.row.str.startswith(f"{group} IEN β=") & (t9.column == f"{arch} acc")
-                   & ((t9.value - r.value).abs() < 1e-9)]
+        match = t9[
+            t9.row.str.startswith(f"{group} IEN β=")
+            & (t9.column == f"{arch} acc")
+            & ((t9.value - r.value).abs() < 1e-9)
+        ]
         if len(match) == 1:
             out[(r.table, r.row)] = float(match.row.iloc[0].split("β=")[1])
     return out
 
 
-def _cells_for(run: pd.Series, acc: float, layers: dict[str, float], ref_channels: float | None,
-               paper_beta: dict[tuple[str, str], float] | None = None) -> list[tuple]:
+def _cells_for(
+    run: pd.Series,
+    acc: float,
+    layers: dict[str, float],
+    ref_channels: float | None,
+    paper_beta: dict[tuple[str, str], float] | None = None,
+) -> list[tuple]:
     """(table, row, column, value) cells one run contributes to the published tables. An IEN run sits
     in a Tables 1/2 row only at the β the paper's row was printed for (``paper_beta``, from
     :func:`paper_betas`); at another β, or with the paper's β unknown, it gets a row of its own,
@@ -191,8 +205,9 @@ def _cells_for(run: pd.Series, acc: float, layers: dict[str, float], ref_channel
 
 
 def ours_cells(results: pd.DataFrame, runs: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Long table (table, row, column, value, n, std): our runs' cells for Tables 1, 2, 4, 8, 9,
-    averaged over the runs (seeds) that map to the same cell; n = how many. ``published`` gives the β
+    """Long table (table, row, column, value, n, std, ci): our runs' cells for Tables 1, 2, 4, 8, 9,
+    averaged over the runs (seeds) that map to the same cell; n = how many, ci = the half-width of the 95 %
+    t-interval over them (NaN for one run). ``published`` gives the β
     of Tables 1/2's IEN rows (:func:`paper_betas`); without it every IEN run there is "ours only"."""
     betas = paper_betas(published) if published is not None else {}
     acc, eq = accuracy_pct(runs), extent(results, "abs")
@@ -215,7 +230,9 @@ def ours_cells(results: pd.DataFrame, runs: pd.DataFrame, published: pd.DataFram
         cells += [(*c, run_id) for c in _cells_for(run, float(acc.get(run_id, float("nan"))), layers, ref, betas)]
     df = pd.DataFrame(cells, columns=["table", "row", "column", "value", "run"])
     g = df.groupby(["table", "row", "column"], sort=False).value
-    return pd.DataFrame({"value": g.mean(), "n": g.size(), "std": g.std(ddof=1)}).reset_index()
+    out = pd.DataFrame({"value": g.mean(), "n": g.size(), "std": g.std(ddof=1)})
+    out["ci"] = [half_width(s, n) for s, n in zip(out["std"], out["n"], strict=True)]
+    return out.reset_index()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -240,6 +257,13 @@ def lv_against_no_map(results: pd.DataFrame, probes: tuple[str, ...] = ("ridge",
             pair = sel[[probe, "none"]].dropna()
             if len(pair):
                 diff = (pair[probe] - pair["none"]) * 100
-                rows.append(dict(transforms=family, map=probe, cells=len(pair), worse_than_no_map=float((diff > 0).mean()),
-                                 mean_change_points=float(diff.mean())))
+                rows.append(
+                    dict(
+                        transforms=family,
+                        map=probe,
+                        cells=len(pair),
+                        worse_than_no_map=float((diff > 0).mean()),
+                        mean_change_points=float(diff.mean()),
+                    )
+                )
     return pd.DataFrame(rows, columns=["transforms", "map", "cells", "worse_than_no_map", "mean_change_points"])
