@@ -4,6 +4,9 @@ Training only trains: every measurement of the trained model is a probe stage do
 (``probe_extent``, ``probe_lv_maps``). Wall-clock timings are not part of any hashed output (they
 would break ``dvc.lock``); they are logged and written to the undeclared, git-ignored ``--timings``
 file. ``make bench`` measures speed.
+
+``train.distributed.nproc`` > 1: the stage relaunches itself under torchrun as that many data-parallel
+processes (:mod:`eqlab.train.distributed`); rank 0 writes every output, and the card records the count.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from eqlab.models import ARCHS, build_model, model_kwargs
 from eqlab.params import ParamError, build, check_choice, profile_of, section
 from eqlab.runs import describe as describe_run
 from eqlab.runs import run_spec
-from eqlab.train.config import OptimConfig, ProfileConfig
+from eqlab.train import distributed
+from eqlab.train.config import DistributedConfig, OptimConfig, ProfileConfig
 from eqlab.train.device import describe, device_from_params, make_deterministic
 from eqlab.train.loop import TrainSpec, accuracy, train
 
@@ -46,7 +50,20 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
         arch_kwargs = model_kwargs(run, prof.width_of(run.arch), prof.input_size)
     except ValueError as e:
         raise ParamError(f"train.models.{args.run}: {e}") from e
+    dcfg = build(DistributedConfig, section(params, "train.distributed"), "train.distributed")
     device = device_from_params(params)
+    try:
+        distributed.backend_for(dcfg.backend, device)
+    except ValueError as e:
+        raise ParamError(f"train.distributed.backend: {e}") from e
+    if dcfg.nproc > 1 and not distributed.launched():
+        rc = distributed.relaunch(dcfg.nproc, sys.argv)
+        if rc != 0:
+            raise RuntimeError(f"torchrun with {dcfg.nproc} processes failed (exit {rc}); see the log above")
+        return
+    world = distributed.SINGLE
+    if distributed.launched():
+        world, device = distributed.init(dcfg.backend, device)
     make_deterministic(run.seed)
 
     data = Path(args.data)
@@ -64,6 +81,11 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     spec = TrainSpec(prof.cycle_epochs, prof.tail_epochs, optim.batch_size, optim.lr_min, optim.lr_max,
                      optim.rise, optim.weight_decay, run.augment, run.beta, run.seed)
 
+    if not world.main:  # a torchrun worker other than rank 0 trains its shards and writes nothing
+        train(model, spec, x_tr, y_tr, x_va, y_va, elements, world=world)
+        distributed.shutdown(world)
+        return
+
     from dvclive import Live
 
     with atomic_path(args.curves) as curves_tmp:
@@ -76,14 +98,15 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
                 live.log_metric("lr", e.lr)
                 live.next_step()
 
-            history = train(model, spec, x_tr, y_tr, x_va, y_va, elements, on_epoch)
+            history = train(model, spec, x_tr, y_tr, x_va, y_va, elements, on_epoch, world=world)
 
     model.eval()
     meta = describe_run(run)
     metrics = {"test_acc": accuracy(model, x_te, y_te), "val_acc": history[-1].val_acc}
     card = {"run": args.run, "profile": profile, **meta, "width": arch_kwargs["width"],
             "channels": [t.channels for t in model.taps], "epochs": len(history), "n_train": len(y_tr),
-            "n_test": len(y_te), "device": describe(device), "versions": library_versions()}
+            "n_test": len(y_te), "device": describe(device), "processes": world.size,
+            "versions": library_versions()}
     with atomic_path(args.model_dir) as tmp:
         tmp.mkdir()
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / "model.pt")
@@ -97,6 +120,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
                                   "seconds_per_epoch": [round(h.seconds, 3) for h in history]})
     log.info("%s: test acc %.4f, seconds/epoch %.1f", args.run, metrics["test_acc"],
              sum(h.seconds for h in history) / len(history))
+    distributed.shutdown(world)
 
 
 def cli(argv: list[str] | None = None) -> int:

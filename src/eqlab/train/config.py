@@ -30,3 +30,11 @@ class ProfileConfig:
 
     def width_of(self, arch: str) -> float:
         return self.arch_width.get(arch, self.width)
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    """``train.distributed``: data-parallel processes per run (:mod:`eqlab.train.distributed`)."""
+
+    nproc: int = field(default=1, metadata={"min": 1})  # 1: one process, no torchrun
+    backend: str = "auto"  # auto (nccl on CUDA, gloo on CPU) | gloo | nccl

@@ -4,6 +4,10 @@ Each step takes a batch x (B images); with ``augment`` the batch also carries it
 ``[g·x for g in G]`` (|G|·B images) and cross-entropy is taken on all of them. With β > 0 the
 equivariance loss β·Σ_layers Σ_g MSE(g⁻¹·ĥ(g·x), ĥ(x)) on group-pooled taps is added (IEN);
 CNN-aug is the same run with β = 0, CNN trains on x alone.
+
+With several processes (:mod:`eqlab.train.distributed`) each takes its shard of every batch and
+DistributedDataParallel averages the gradients; the batches, the schedule and the logged means are those of
+one process.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from eqlab.data.store import to_float
 from eqlab.groups import Transform
 from eqlab.metrics.equivariance import equivariance_loss, stack_orbit
 from eqlab.models import TappedModel
+from eqlab.train.distributed import SINGLE, World
 from eqlab.train.schedule import get_lr
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,18 @@ def accuracy(model: TappedModel, x: torch.Tensor, y: torch.Tensor, batch_size: i
     return correct / max(1, len(x))
 
 
+class _Step(nn.Module):
+    """One training forward as a module DistributedDataParallel can wrap: (logits, taps) with the
+    equivariance loss, (logits,) without."""
+
+    def __init__(self, model: TappedModel, with_taps: bool) -> None:
+        super().__init__()
+        self.model, self.with_taps = model, with_taps
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        return self.model.forward_taps(x) if self.with_taps else (self.model(x),)
+
+
 def train(
     model: TappedModel,
     spec: TrainSpec,
@@ -75,8 +94,10 @@ def train(
     elements: Sequence[Transform],
     on_epoch: Callable[[EpochLog], None] | None = None,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> list[EpochLog]:
-    """Train ``model`` in place; returns one :class:`EpochLog` per epoch."""
+    """Train ``model`` in place; returns one :class:`EpochLog` per epoch. ``world``: this process's share
+    of each batch when several processes train together (torchrun)."""
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(spec.seed)
     steps_per_epoch = math.ceil(len(x_train) / spec.batch_size)
@@ -87,14 +108,21 @@ def train(
     n_copies = len(elements) if spec.augment else 1
     history: list[EpochLog] = []
     step = 0
-    bar = tqdm(total=epochs * steps_per_epoch, desc="train", unit="step", disable=not progress, mininterval=2)
+    forward = _Step(model, spec.beta > 0)
+    if world.size > 1:
+        forward = DistributedDataParallel(forward, device_ids=[device] if device.type == "cuda" else None)
+    bar = tqdm(total=epochs * steps_per_epoch, desc="train", unit="step", disable=not progress or not world.main,
+               mininterval=2)
     for epoch in range(epochs):
         model.train()
         t0 = time.perf_counter()
         order = torch.randperm(len(x_train), generator=gen)
-        sums = torch.zeros(3, dtype=torch.float64)
+        sums = torch.zeros(4, dtype=torch.float64)  # loss, ce, eq (× images), images
         for i in range(0, len(order), spec.batch_size):
             idx = order[i : i + spec.batch_size]
+            if len(idx) < world.size:  # a last batch too small to share: every process skips it
+                continue
+            idx = world.shard(idx)
             xb = to_float(x_train[idx].to(device))
             yb = y_train[idx].to(device)
             if spec.augment:
@@ -103,20 +131,19 @@ def train(
             lr = get_lr(step, cycle_steps, spec.lr_min, spec.lr_max, spec.rise)
             for group in opt.param_groups:
                 group["lr"] = lr
-            if spec.beta > 0:
-                logits, taps = model.forward_taps(xb)
-                eq = equivariance_loss(taps, elements, group_sizes)
-            else:
-                logits, eq = model(xb), xb.new_zeros(())
+            out = forward(xb)
+            logits = out[0]
+            eq = equivariance_loss(out[1], elements, group_sizes) if spec.beta > 0 else xb.new_zeros(())
             ce = F.cross_entropy(logits, yb)
             loss = ce + spec.beta * eq
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sums += torch.tensor([loss.item(), ce.item(), eq.item()], dtype=torch.float64) * len(idx)
+            sums += torch.tensor([loss.item(), ce.item(), eq.item(), 1.0], dtype=torch.float64) * len(idx)
             step += 1
             bar.update(1)
-        means = (sums / len(order)).tolist()
+        total = world.all_sum(sums)
+        means = (total[:3] / total[3].clamp(min=1)).tolist()
         val_acc = accuracy(model, x_val, y_val)
         entry = EpochLog(epoch, lr, means[0], means[1], means[2], val_acc, time.perf_counter() - t0)
         bar.set_postfix(loss=f"{entry.loss:.3f}", val_acc=f"{val_acc:.3f}")
