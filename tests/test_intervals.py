@@ -11,6 +11,7 @@ from scipy import stats
 from eqlab.report.intervals import (
     Interval,
     below_at_taps,
+    binomial_interval,
     combine,
     decide_sign,
     decide_within,
@@ -71,3 +72,13 @@ def test_below_at_taps_reads_log_gaps_per_tap():
     gaps, ok, worse = below_at_taps(b, a, ["t1"])
     assert ok is False and worse == ["t1"]
     assert seed_note(a, b.iloc[:1]) == "n = 1 < 3 seeds, not established" and seed_note(a, b) == "n = 3 seeds"
+
+
+def test_wilson_interval_sizes_a_test_set():
+    iv = binomial_interval(0.1, 1024)
+    assert iv.low < 0.1 < iv.high and iv.radius * 100 <= 2.0  # the LV maps' ≤ 2-point target at 10 % error
+    assert binomial_interval(0.1, 128).radius * 100 > 5  # the 128 images scored before
+    zero = binomial_interval(0.0, 50)
+    assert zero.low == pytest.approx(0.0, abs=1e-12) and 0 < zero.high < 0.08  # never negative, still an interval at p = 0
+    with pytest.raises(ValueError, match="n ≥ 1"):
+        binomial_interval(0.5, 0)

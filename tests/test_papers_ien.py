@@ -7,6 +7,7 @@ import pytest
 
 from eqlab.papers.ien import claims, tables
 from eqlab.report.chance import chance_table
+from eqlab.report.intervals import binomial_interval
 from eqlab.report.references import NOTE, load_published, order_of_magnitude, published_table, side_by_side
 
 
@@ -381,7 +382,13 @@ def test_lv_against_no_map_counts_cells_where_a_map_loses():
         for t in ("rot90", "hflip"):
             for probe, v in (("none", none), ("ridge", ridge if t == "rot90" else none / 2)):
                 rows.append(dict(run="r", layer=layer, transform=t, probe=probe, metric="top1_error", value=v))
+    assert tables.lv_against_no_map(pd.DataFrame(rows)).max_half_width_points.isna().all()  # no n_images rows
+    for layer in ("conv1", "conv2"):
+        for t in ("rot90", "hflip"):
+            rows.append(dict(run="r", layer=layer, transform=t, probe="eval", metric="n_images", value=1024.0))
     out = tables.lv_against_no_map(pd.DataFrame(rows)).set_index(["transforms", "map"])
+    assert out.loc[("rotations", "ridge"), "max_half_width_points"] == pytest.approx(
+        100 * binomial_interval(0.20, 1024).radius)  # the widest: the 20 % error cell
     assert out.loc[("rotations", "ridge"), "worse_than_no_map"] == 0.5
     assert out.loc[("rotations", "ridge"), "mean_change_points"] == pytest.approx((10 - 5) / 2)
     assert out.loc[("flips", "ridge"), "worse_than_no_map"] == 0.0 and out.loc[("flips", "ridge"), "cells"] == 2

@@ -14,7 +14,8 @@ Compensation methods, each scored on a held-out split:
   tail needs; the paper does not say how F is initialised).
 
 Metrics: ``residual_l2`` = ‖(M φ(g·x) − φ(x))·m‖² / ‖φ(x)·m‖² with m the transform's valid mask,
-and ``top1_error`` of ψ(M φ(g·x)); ``original`` rows give ψ(φ(x))'s error for reference.
+and ``top1_error`` of ψ(M φ(g·x)); ``original`` rows give ψ(φ(x))'s error for reference; an ``eval``
+row gives ``n_images``, how many held-out images scored the cell (its binomial interval, in the report).
 """
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ def top1_error(model: TappedModel, index: int, h: np.ndarray, labels: np.ndarray
 
 
 def train_task_map(
-    model: TappedModel, index: int, h: np.ndarray, labels: np.ndarray, cfg: LVConfig,
+    model: TappedModel,
+    index: int,
+    h: np.ndarray,
+    labels: np.ndarray,
+    cfg: LVConfig,
     init: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train a 1×1 conv F to minimise CE of ψ(F h) with ψ frozen in eval mode.
@@ -95,8 +100,16 @@ def train_task_map(
 
 
 def lv_layer(
-    model: TappedModel, layer: str, g: Transform, phi_x: np.ndarray, phi_gx: np.ndarray,
-    labels: np.ndarray, fit: np.ndarray, ev: np.ndarray, cfg: LVConfig, interp: str = "bilinear",
+    model: TappedModel,
+    layer: str,
+    g: Transform,
+    phi_x: np.ndarray,
+    phi_gx: np.ndarray,
+    labels: np.ndarray,
+    fit: np.ndarray,
+    ev: np.ndarray,
+    cfg: LVConfig,
+    interp: str = "bilinear",
 ) -> list[dict]:
     """All compensation results for one layer and transform → rows (layer, transform, probe, metric, value)."""
     index = model.tap_index(layer)
@@ -107,12 +120,25 @@ def lv_layer(
     ridge = apply_1x1(aligned, a, b)
     ta, tb = train_task_map(model, index, aligned[fit], labels[fit], cfg, init=(a, b))
     task = apply_1x1(aligned, ta, tb)
-    rows = []
-    for probe, feats in (("none", phi_gx), ("p_only", aligned), ("ridge", ridge), ("task", task),
-                         ("original", phi_x)):
-        rows.append(dict(layer=layer, transform=g.name, probe=probe, metric="top1_error",
-                         value=top1_error(model, index, feats[ev], labels[ev])))
+    rows = [dict(layer=layer, transform=g.name, probe="eval", metric="n_images", value=float(len(ev)))]
+    for probe, feats in (("none", phi_gx), ("p_only", aligned), ("ridge", ridge), ("task", task), ("original", phi_x)):
+        rows.append(
+            dict(
+                layer=layer,
+                transform=g.name,
+                probe=probe,
+                metric="top1_error",
+                value=top1_error(model, index, feats[ev], labels[ev]),
+            )
+        )
         if probe != "original":
-            rows.append(dict(layer=layer, transform=g.name, probe=probe, metric="residual_l2",
-                             value=residual(feats[ev], phi_x[ev], mask)))
+            rows.append(
+                dict(
+                    layer=layer,
+                    transform=g.name,
+                    probe=probe,
+                    metric="residual_l2",
+                    value=residual(feats[ev], phi_x[ev], mask),
+                )
+            )
     return rows

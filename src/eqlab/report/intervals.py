@@ -43,6 +43,11 @@ class Interval:
     def bounds(self) -> tuple[float, float] | None:
         return None if math.isnan(self.low) else (self.low, self.high)
 
+    @property
+    def radius(self) -> float:
+        """The larger distance from the estimate to a bound (the half-width of a symmetric interval)."""
+        return max(self.high - self.estimate, self.estimate - self.low)
+
     def __neg__(self) -> Interval:
         return Interval(-self.estimate, -self.high, -self.low, self.n)
 
@@ -100,6 +105,17 @@ def difference_interval(a: Iterable[float], b: Iterable[float], level: float = L
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(stats.t.ppf(0.5 + level / 2, dof) * se)
     return Interval(d, d - half, d + half, n)
+
+
+def binomial_interval(p: float, n: int, level: float = LEVEL) -> Interval:
+    """Wilson score interval of an error rate ``p`` measured on ``n`` test images (an interval over images
+    within one run: it says how many images a cell needs, not how much another seed would move it)."""
+    if n < 1:
+        raise ValueError(f"binomial interval needs n ≥ 1 images, got {n}")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n)
 
 
 def log10(values: Iterable[float]) -> np.ndarray:

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib import colormaps
 
 from eqlab.report.chance import CHANCE_MARGIN, NORMALISATIONS, chance_table
+from eqlab.report.intervals import binomial_interval
 from eqlab.report.results import extent
 
 PROBE_STYLE = {
@@ -117,15 +118,24 @@ def chance_ratio_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str 
 
 
 def lv_compensation(results: pd.DataFrame, run: str, metric: str = "top1_error"):
-    """Lenc & Vedaldi compensation for one run: one panel per transform, layers on x."""
+    """Lenc & Vedaldi compensation for one run: one panel per transform, layers on x; top-1 errors with
+    their 95 % Wilson interval over the scored images (where the probe recorded ``n_images``)."""
     df = results[(results.run == run) & (results.metric == metric) & results.probe.isin(list(PROBE_STYLE))]
     transforms = list(dict.fromkeys(df["transform"]))
+    counts = results[(results.run == run) & (results.metric == "n_images")].set_index(["layer", "transform"]).value
     fig, axes = plt.subplots(1, len(transforms), figsize=(3.0 * len(transforms), 3.2), sharey=True, squeeze=False)
     for ax, t in zip(axes[0], transforms, strict=True):
         sub = df[df["transform"] == t]
         for probe, style in PROBE_STYLE.items():
             s = sub[sub.probe == probe].sort_values("layer")
-            if len(s):
+            if not len(s):
+                continue
+            n = [counts.get((layer, t)) for layer in s.layer]
+            if metric == "top1_error" and all(k is not None for k in n):  # Wilson 95 % over the scored images
+                ivs = [binomial_interval(v, int(k)) for v, k in zip(s.value, n, strict=True)]
+                err = [[v - iv.low for v, iv in zip(s.value, ivs)], [iv.high - v for v, iv in zip(s.value, ivs)]]
+                ax.errorbar(s.layer, s.value, yerr=err, capsize=2, **style)
+            else:
                 ax.plot(s.layer, s.value, **style)
         ax.set_title(t)
         ax.tick_params(axis="x", rotation=45)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eqlab.report.intervals import half_width
+from eqlab.report.intervals import binomial_interval, half_width
 from eqlab.report.references import NOTE, gap_notes, order_of_magnitude
 from eqlab.report.results import accuracy_pct, extent
 
@@ -244,10 +244,12 @@ LV_FAMILIES = {"rotations": ("rot90", "rot180", "rot270", "rot45"), "flips": ("h
 def lv_against_no_map(results: pd.DataFrame, probes: tuple[str, ...] = ("ridge", "task")) -> pd.DataFrame:
     """Per transform family (rotations, flips) and map (``ridge``, ``task``): over every (run, layer,
     transform) cell, how often the compensated top-1 error is above the uncompensated one (the map does
-    worse than no map), and the mean of (map − none) in points. Rot-MNIST nets see every rotation in
+    worse than no map), the mean of (map − none) in points, and the widest 95 % Wilson half-width of a
+    map's top-1 error over the scored images (points; NaN where the probe did not record ``n_images``). Rot-MNIST nets see every rotation in
     training, so there the uncompensated error is already near the original and a map can only lose."""
     lv = results[results.metric == "top1_error"]
     wide = lv.pivot_table(index=["run", "layer", "transform"], columns="probe", values="value")
+    counts = results[results.metric == "n_images"].set_index(["run", "layer", "transform"]).value
     rows = []
     for family, names in LV_FAMILIES.items():
         sel = wide[wide.index.get_level_values("transform").isin(names)]
@@ -257,6 +259,12 @@ def lv_against_no_map(results: pd.DataFrame, probes: tuple[str, ...] = ("ridge",
             pair = sel[[probe, "none"]].dropna()
             if len(pair):
                 diff = (pair[probe] - pair["none"]) * 100
+                n = counts.reindex(pair.index)
+                half = [
+                    100 * binomial_interval(float(v), int(k)).radius
+                    for v, k in zip(pair[probe], n, strict=True)
+                    if pd.notna(k)
+                ]
                 rows.append(
                     dict(
                         transforms=family,
@@ -264,6 +272,9 @@ def lv_against_no_map(results: pd.DataFrame, probes: tuple[str, ...] = ("ridge",
                         cells=len(pair),
                         worse_than_no_map=float((diff > 0).mean()),
                         mean_change_points=float(diff.mean()),
+                        max_half_width_points=max(half) if half else float("nan"),
                     )
                 )
-    return pd.DataFrame(rows, columns=["transforms", "map", "cells", "worse_than_no_map", "mean_change_points"])
+    return pd.DataFrame(
+        rows, columns=["transforms", "map", "cells", "worse_than_no_map", "mean_change_points", "max_half_width_points"]
+    )
