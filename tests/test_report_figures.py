@@ -88,3 +88,24 @@ def test_accuracy_vs_equivariance_labels_do_not_overlap():
     assert set(ours_rel.row) <= {t.get_text() for t in legend.get_texts()}
     points = [c for c in fig.axes[0].collections if len(c.get_offsets())]
     assert len({(matplotlib.colors.to_hex(c.get_facecolor()[0]), c.get_label()) for c in points}) == len(models)
+
+
+def test_seeds_of_a_model_are_one_line_with_a_band():
+    import matplotlib.pyplot as plt
+
+    from eqlab.report.plots import plot_models
+    from eqlab.report.results import seed_groups
+
+    runs = pd.DataFrame({"run": ["aug", "ien", "aug_s1", "aug_s2"], "family": "cnn", "arch": "rotmnist6",
+                         "dataset": "rot_mnist", "group": "r4", "augment": True, "beta": [0.0, 0.1, 0.0, 0.0],
+                         "seed": [0, 0, 1, 2]})
+    groups = seed_groups(runs)
+    assert groups == {"aug": ["aug", "aug_s1", "aug_s2"], "ien": ["ien"]}
+    table = pd.DataFrame([dict(run=r, layer=f"conv{i}", value=v * (i + 1))
+                          for r, v in (("aug", 1.0), ("aug_s1", 4.0), ("aug_s2", 2.0), ("ien", 0.1)) for i in range(2)])
+    fig, ax = plt.subplots()
+    plot_models(ax, table, groups, {"aug": {"color": "C0"}, "ien": {"color": "C1"}}, "value")
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert set(lines) == {"aug (3 seeds)", "ien"} and len(ax.collections) == 1  # one band, for the seeded model
+    assert list(lines["aug (3 seeds)"].get_ydata()) == pytest.approx([2.0, 4.0])  # geometric mean of 1, 4, 2
+    plt.close(fig)

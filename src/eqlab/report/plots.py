@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 
 from eqlab.report.chance import CHANCE_MARGIN, NORMALISATIONS, chance_table
 from eqlab.report.intervals import binomial_interval
-from eqlab.report.results import extent
+from eqlab.report.results import extent, seed_groups
 
 PROBE_STYLE = {
     "original": dict(color="black", ls="--", label="original (x, no transform)"),
@@ -53,29 +54,44 @@ def legend_right(ax, fontsize: int = 8, source=None) -> None:
     ax.legend(handles, labels, fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
+def plot_models(ax, table: pd.DataFrame, groups: dict[str, list[str]], styles: dict[str, dict], column: str) -> None:
+    """One line per model: the geometric mean over its seeds of ``table[column]`` per layer (``table``: one
+    row per run and layer), labelled with its seed count, and the seeds' min–max as a band."""
+    for label, members in groups.items():
+        sub = table[table.run.isin(members)]
+        if sub.empty:
+            continue
+        wide = sub.pivot_table(index="layer", columns="run", values=column).sort_index()
+        mean = np.exp(np.log(wide.clip(lower=1e-30)).mean(axis=1))
+        n = wide.shape[1]
+        ax.plot(wide.index, mean, label=label if n == 1 else f"{label} ({n} seeds)", **styles[label])
+        if n > 1:
+            ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=styles[label]["color"], alpha=0.15)
+
+
 def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
-    """Per-layer extent of equivariance, one line per run in ``runs``, log scale: absolute L_G, the
-    relative error and (when measured) the variance-normalised error, each relative panel with every
-    run's chance level (:mod:`eqlab.report.chance`: the smaller of the unrelated-image and
+    """Per-layer extent of equivariance, one line per model in ``runs`` (its seeds: geometric mean and
+    min–max band), log scale: absolute L_G, the relative error and (when measured) the variance-normalised
+    error, each relative panel with every model's chance level (:mod:`eqlab.report.chance`: the smaller of the unrelated-image and
     untransformed-map references) as a thin dashed line of the run's colour; ``title`` over the panels."""
     eq = extent(results)
     eq = eq[eq.run.isin(set(runs.run))]
-    styles = line_styles(sorted(set(eq.run)))
+    groups = seed_groups(runs[runs.run.isin(set(eq.run))])
+    styles = line_styles(sorted(groups))
     panels = [("abs", "L_G (absolute MSE, group-pooled)"), ("rel", "relative error")]
     if (eq.metric == "rel_var").any():
         panels.append(("rel_var", "error / across-image variance"))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 1.6, 3.8))
     for ax, (metric, panel_title) in zip(axes, panels, strict=True):
-        for run, df in eq[eq.metric == metric].groupby("run"):
-            df = df.sort_values("layer")
-            ax.plot(df.layer, df.value, label=run, **styles[run])
+        plot_models(ax, eq[eq.metric == metric], groups, styles, "value")
         if metric in NORMALISATIONS:
             chance = chance_table(eq, metric)
-            for run, df in chance.groupby("run"):
-                df = df.sort_values("layer")
-                ax.plot(df.layer, df.chance, color=styles[run]["color"], ls=(0, (3, 2)), lw=0.9, alpha=0.8)
+            for label, members in groups.items():
+                df = chance[chance.run.isin(members)].groupby("layer").chance.mean().sort_index()
+                if len(df):
+                    ax.plot(df.index, df.values, color=styles[label]["color"], ls=(0, (3, 2)), lw=0.9, alpha=0.8)
             if len(chance):
-                ax.plot([], [], color="grey", ls=(0, (3, 2)), lw=0.9, label="chance level (dashed, run's colour)")
+                ax.plot([], [], color="grey", ls=(0, (3, 2)), lw=0.9, label="chance level (dashed, model's colour)")
         ax.set_yscale("log")
         ax.set_title(panel_title)
         ax.set_xlabel("layer")
@@ -89,8 +105,8 @@ def equivariance_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str 
 
 
 def chance_ratio_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
-    """Error / chance level per layer (log scale), one line per run; the dotted line at
-    :data:`CHANCE_MARGIN`: a run counts as below chance only under it. The ratio is the same under
+    """Error / chance level per layer (log scale), one line per model (seeds: geometric mean, min–max
+    band); the dotted line at :data:`CHANCE_MARGIN`: a single run counts as below chance under it. The ratio is the same under
     both normalisations (error and references are divided by the same sum), so one panel shows it.
     None when no run in ``runs`` has chance references."""
     eq = extent(results)
@@ -98,11 +114,10 @@ def chance_ratio_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str 
     table = chance_table(eq, "rel")
     if table.empty:
         return None
-    styles = line_styles(sorted(set(eq.run)))
+    groups = seed_groups(runs[runs.run.isin(set(table.run))])
+    styles = line_styles(sorted(groups))
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
-    for run, df in table.groupby("run"):
-        df = df.sort_values("layer")
-        ax.plot(df.layer, df.ratio, label=run, **styles[run])
+    plot_models(ax, table, groups, styles, "ratio")
     ax.axhline(CHANCE_MARGIN, color="black", ls=":", lw=1, label=f"below chance under {CHANCE_MARGIN:g}")
     ax.axhline(1.0, color="grey", ls="-", lw=0.6)
     ax.set_yscale("log")
@@ -179,17 +194,17 @@ LIE_FLOWS = ("rotate", "translate_x", "translate_y", "scale")
 
 def lie_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str = ""):
     """Per-layer relative Lie derivative Σ‖Lĥ‖²/Σ‖ĥ‖² (probe ``lie_derivative``), one panel per flow and
-    one line per run in ``runs``, log scale; None when no run has Lie-derivative rows."""
+    one line per model in ``runs`` (seeds: geometric mean, min–max band), log scale; None when no run has
+    Lie-derivative rows."""
     lie = results[(results.probe == "lie_derivative") & (results.metric == "rel") & results.run.isin(set(runs.run))]
     flows = [f for f in LIE_FLOWS if f in set(lie["transform"])]
     if not flows:
         return None
-    styles = line_styles(sorted(set(lie.run)))
+    groups = seed_groups(runs[runs.run.isin(set(lie.run))])
+    styles = line_styles(sorted(groups))
     fig, axes = plt.subplots(1, len(flows), figsize=(3.6 * len(flows), 3.6), squeeze=False)
     for ax, flow in zip(axes[0], flows, strict=True):
-        for run, df in lie[lie["transform"] == flow].groupby("run"):
-            df = df.sort_values("layer")
-            ax.plot(df.layer, df.value, label=run, **styles[run])
+        plot_models(ax, lie[lie["transform"] == flow], groups, styles, "value")
         ax.set_yscale("log")
         ax.set_title(f"{flow}: ‖Lĥ‖² / ‖ĥ‖²")
         ax.set_xlabel("layer")

@@ -26,3 +26,20 @@ def extent(results: pd.DataFrame, metric: str | None = None, odd45: bool = False
 def accuracy_pct(runs: pd.DataFrame, split: str = "test") -> pd.Series:
     """Accuracy (%) per run on ``split`` (``test`` or ``val``), indexed by run."""
     return runs.set_index("run")[f"{split}_acc"] * 100
+
+
+MODEL_KEYS = ("family", "arch", "dataset", "group", "augment", "beta", "het", "upsample", "width")
+
+
+def seed_groups(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """Runs that differ only in their seed are one model: {label: its runs}, labelled by the ID of its run
+    with the smallest seed, in the order the models first appear in ``runs``."""
+    keys = [k for k in MODEL_KEYS if k in runs.columns]
+    if not keys:
+        return {r: [r] for r in runs.run}
+    out: dict[str, list[str]] = {}
+    order = runs.assign(_key=runs[keys].astype(str).agg("|".join, axis=1))
+    for _, g in order.groupby("_key", sort=False):
+        g = g.sort_values("seed", kind="stable") if "seed" in g else g
+        out[g.run.iloc[0]] = list(g.run)
+    return out
