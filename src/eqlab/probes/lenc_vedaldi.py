@@ -120,25 +120,12 @@ def lv_layer(
     ridge = apply_1x1(aligned, a, b)
     ta, tb = train_task_map(model, index, aligned[fit], labels[fit], cfg, init=(a, b))
     task = apply_1x1(aligned, ta, tb)
-    rows = [dict(layer=layer, transform=g.name, probe="eval", metric="n_images", value=float(len(ev)))]
+    def row(probe: str, metric: str, value: float) -> dict:
+        return dict(layer=layer, transform=g.name, probe=probe, metric=metric, value=value)
+
+    rows = [row("eval", "n_images", float(len(ev)))]
     for probe, feats in (("none", phi_gx), ("p_only", aligned), ("ridge", ridge), ("task", task), ("original", phi_x)):
-        rows.append(
-            dict(
-                layer=layer,
-                transform=g.name,
-                probe=probe,
-                metric="top1_error",
-                value=top1_error(model, index, feats[ev], labels[ev]),
-            )
-        )
+        rows.append(row(probe, "top1_error", top1_error(model, index, feats[ev], labels[ev])))
         if probe != "original":
-            rows.append(
-                dict(
-                    layer=layer,
-                    transform=g.name,
-                    probe=probe,
-                    metric="residual_l2",
-                    value=residual(feats[ev], phi_x[ev], mask),
-                )
-            )
+            rows.append(row(probe, "residual_l2", residual(feats[ev], phi_x[ev], mask)))
     return rows
