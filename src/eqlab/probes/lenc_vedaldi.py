@@ -120,6 +120,7 @@ def lv_layer(
     ridge = apply_1x1(aligned, a, b)
     ta, tb = train_task_map(model, index, aligned[fit], labels[fit], cfg, init=(a, b))
     task = apply_1x1(aligned, ta, tb)
+
     def row(probe: str, metric: str, value: float) -> dict:
         return dict(layer=layer, transform=g.name, probe=probe, metric=metric, value=value)
 
