@@ -85,7 +85,9 @@ def table1(df: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
             order = int(parts[1][0])
             a = acc(t, "table1", "rfnn", order, scales)
             row.update(
-                _fmt_ci(a) if len(a) else {"ours: mean acc (%)": math.nan, "95 % interval": "not run", "seeds": 0}
+                _fmt_ci(a)
+                if len(a)
+                else {"ours: mean acc (%)": math.nan, "95 % interval": "not in single_scale_orders", "seeds": 0}
             )
         else:
             row.update({"ours: mean acc (%)": math.nan, "95 % interval": "published only (ImageNet model)", "seeds": 0})
