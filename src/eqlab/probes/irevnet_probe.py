@@ -215,7 +215,6 @@ def _measure(net, model, state, seed, cfg, data) -> list[tuple]:
 def irevnet_experiment(cfg: IRevNetConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tidy table (``COLUMNS``) over models × states × seeds, and the interpolation table of the
     trained bijective i-RevNet of the first seed (:func:`interpolation`)."""
-    torch.use_deterministic_algorithms(True)
     photos = load_photos(cfg.photos, cfg.downscale)
     rows: list[dict] = []
     interp = pd.DataFrame()

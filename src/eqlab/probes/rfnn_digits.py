@@ -122,7 +122,6 @@ def run_plan(cfg: RfnnConfig) -> list[tuple[str, str, int, bool, int]]:
 def rfnn_experiment(cfg: RfnnConfig, images: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
     """Every network of :func:`run_plan` for every seed; identical (kind, order, scales, size, seed)
     networks are trained once and reported under each experiment."""
-    torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(cfg.seed)
     n_cls = len(np.unique(labels))
     test = stratified(labels, cfg.n_test // n_cls, rng, np.arange(len(labels)))
