@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -21,11 +22,22 @@ import torch.nn.functional as F
 
 from eqlab.data.tinyimagenet import TimSizes, embedded_tim
 from eqlab.models.lv_nets import IMAGE, ANetSmall, ANetSpec
+from eqlab.params import ParamError, build, profile_of, section
 from eqlab.train.schedule import get_lr
 
 log = logging.getLogger(__name__)
 LABEL_SETS = ("a", "b")
 MEAN, STD = 128.0, 64.0  # uint8 → roughly unit-variance inputs
+
+
+@dataclass(frozen=True)
+class ProfileSizes:
+    """``lenc_vedaldi_nets.<profile>``: images per class (of the 16) per split, and training epochs."""
+
+    train_per_class: int = field(metadata={"min": 1})
+    val_per_class: int = field(metadata={"min": 1})
+    test_per_class: int = field(metadata={"min": 1})
+    epochs: int = field(metadata={"min": 1})
 
 
 @dataclass(frozen=True)
@@ -103,7 +115,9 @@ def error_rate(model: ANetSmall, x: torch.Tensor, y: torch.Tensor, batch: int = 
     return wrong / max(1, len(x))
 
 
-def train_net(net: NetConfig, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, n_classes: int) -> tuple[ANetSmall, list[dict]]:
+def train_net(
+    net: NetConfig, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, n_classes: int
+) -> tuple[ANetSmall, list[dict]]:
     """Train from seed ``net.seed`` with random horizontal flips only; returns the model (eval mode) and
     one log row per epoch (lr, mean training loss)."""
     torch.manual_seed(net.seed)
@@ -131,3 +145,29 @@ def train_net(net: NetConfig, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor
         log.info("epoch %d: loss %.4f", epoch, history[-1]["loss"])
     model.eval()
     return model, history
+
+
+SECTION = "lenc_vedaldi_nets"
+KEYS = ("data_seed", "train", "nets", "probe", "small", "paper", "smoke")
+
+
+def configs(params: dict) -> tuple[DataConfig, TrainConfig, dict[str, NetConfig]]:
+    """The data, training and per-net configs of params section ``lenc_vedaldi_nets`` (unknown keys: error)."""
+    s = section(params, SECTION)
+    if unknown := sorted(set(s) - set(KEYS)):
+        raise ParamError(f"unknown params key(s) {[f'{SECTION}.{k}' for k in unknown]}; allowed: {list(KEYS)}")
+    profile = profile_of(params)
+    sizes = build(ProfileSizes, section(params, f"{SECTION}.{profile}"), f"{SECTION}.{profile}")
+    data = DataConfig(
+        sizes.train_per_class, sizes.val_per_class, sizes.test_per_class, int(section(params, f"{SECTION}.data_seed"))
+    )
+    train = build(TrainConfig, {**section(params, f"{SECTION}.train"), "epochs": sizes.epochs}, f"{SECTION}.train")
+    nets = {k: build(NetConfig, v, f"{SECTION}.nets.{k}") for k, v in section(params, f"{SECTION}.nets").items()}
+    return data, train, nets
+
+
+def load_split(data_dir: str | Path, split: str, label_set: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network inputs and labels (0…7) of one split and label set."""
+    with np.load(Path(data_dir) / "images.npz") as z:
+        x, y = select(z[f"{split}_images"], z[f"{split}_labels"], label_set)
+    return to_input(x), torch.from_numpy(y)
