@@ -15,6 +15,8 @@ from conftest import ROOT
 from eqlab.groups import Grid, get_transform
 from eqlab.models import lv_nets
 from eqlab.models.lv_train import NetConfig, TrainConfig, configs, select, train_net
+from eqlab.papers.lenc_vedaldi import claims as lv_claims
+from eqlab.papers.lenc_vedaldi import tables
 from eqlab.params import ParamError, load_params
 from eqlab.probes import lv_equivariance as lv
 from eqlab.probes.ridge import fit_ridge
@@ -157,3 +159,50 @@ def test_params_section_and_errors():
     bad["lenc_vedaldi_nets"]["train"]["lr_max"] = -1
     with pytest.raises(ParamError, match="lr_max"):
         configs(bad)
+
+
+def _synthetic_maps(mapped_early: float):
+    """Three label-set-a seeds: original 0.30, uncompensated 0.70, M_g ``mapped_early`` at conv1–2 and
+    0.5 deeper, FC 0.6, P_g only 0.8 at conv1 (worse than none) and equal to M_g at conv5 for h-flip."""
+    import pandas as pd
+
+    rows = []
+    for s, eps in enumerate((-0.01, 0.0, 0.012)):
+        net = f"anet_s{s}"
+        rows.append(dict(net=net, label_set="a", layer="", transform="identity", method="original", top1_error=0.3 + eps))
+        for layer in (*lv_claims.CONV, *lv_claims.FC):
+            for g in ("hflip", "vflip", "rot90", "rot45"):
+                mapped = mapped_early if layer in lv_claims.EARLY else 0.6 if layer in lv_claims.FC else 0.5
+                mapped += 0.05 if g == "rot45" else 0.0
+                vals = {"none": 0.7, "p_only": 0.8 if layer == "conv1" else mapped, "ridge_m1": mapped, "ridge_m3": mapped}
+                rows += [dict(net=net, label_set="a", layer=layer, transform=g, method=m, top1_error=v + eps)
+                         for m, v in vals.items()]
+    return pd.DataFrame(rows)
+
+
+def test_cnn_claims_decide_both_ways():
+    from eqlab.report.claims import FAILS, HOLDS, OPEN
+
+    good = lv_claims.cnn_claims(_synthetic_maps(0.32))
+    assert [c.verdict for c in good if c.id == "2a"] == [HOLDS, HOLDS]
+    by = {c.id: c.verdict for c in good}
+    assert by["2b"] == HOLDS and by["2c"] == HOLDS and by["3a"] == HOLDS and by["3b"] == HOLDS and by["5"] == HOLDS
+    assert by["4"] == OPEN and by["6"] == OPEN and by["2d"] == OPEN
+    bad = [c.verdict for c in lv_claims.cnn_claims(_synthetic_maps(0.68)) if c.id == "2a"]
+    assert bad == [FAILS, FAILS]
+    lo, mean, hi = tables.t_interval([1.0, 2.0, 3.0])[1], 2.0, tables.t_interval([1.0, 2.0, 3.0])[2]
+    assert lo < mean < hi and abs((hi - lo) / 2 - 4.303 / np.sqrt(3)) < 1e-9
+
+
+def test_sampled_rows_match_the_full_rows():
+    torch.manual_seed(0)
+    src, tgt = torch.randn(10, 2, 4, 4), torch.randn(10, 3, 4, 4)
+    mask = np.ones((4, 4), bool)
+    mask[0] = False
+    full_x, full_y = lv.site_rows(src, 3, mask), lv.site_rows(tgt, 1, mask)
+    x, y = lv.sampled_rows(src, tgt, 3, mask, 50, np.random.default_rng(0), chunk=3)
+    keep = np.sort(np.random.default_rng(0).choice(len(full_x), 50, replace=False))
+    np.testing.assert_array_equal(x, full_x[keep])
+    np.testing.assert_array_equal(y, full_y[keep])
+    x, _ = lv.sampled_rows(src, tgt, 1, None, 10_000, np.random.default_rng(0))
+    assert len(x) == 160

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eqlab.groups import Transform
+from eqlab.groups import Transform, get_transform
 from eqlab.models.lv_nets import IMAGE, ANetSmall, tap_grid
 
 
@@ -46,6 +46,7 @@ class MapsConfig:
     lams: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
     ms: tuple[int, ...] = (1, 3)
     max_rows: int = field(default=20000, metadata={"min": 100})
+    fit_images: int = field(default=400, metadata={"min": 1})
     n_boot: int = field(default=1000, metadata={"min": 10})
     invariant_transforms: tuple[str, ...] = ("hflip", "vflip", "scale0.7071067811865476", "rot90")
     invariant_steps: int = field(default=9, metadata={"min": 2})
@@ -54,9 +55,18 @@ class MapsConfig:
 
 
 @torch.no_grad()
-def features(model: ANetSmall, tap: str, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+def all_taps(model: ANetSmall, x: torch.Tensor, taps: Sequence[str], batch: int = 256) -> dict[str, torch.Tensor]:
+    """φ(x) at every tap in ``taps`` from one forward pass per batch."""
     model.eval()
-    return torch.cat([model.forward_to(tap, x[i : i + batch]) for i in range(0, len(x), batch)])
+    want = {model.tap_index(t): t for t in taps}
+    out: dict[str, list[torch.Tensor]] = {t: [] for t in taps}
+    for i in range(0, len(x), batch):
+        h = x[i : i + batch]
+        for k, stage in enumerate(model.stages[: max(want) + 1]):
+            h = stage(h)
+            if k in want:
+                out[want[k]].append(h)
+    return {t: torch.cat(v) for t, v in out.items()}
 
 
 @torch.no_grad()
@@ -132,6 +142,30 @@ def masked_residual(pred: torch.Tensor, target: torch.Tensor, mask: np.ndarray |
     return float((((pred - target) ** 2) * w).sum() / ((target**2) * w).sum().clamp_min(1e-30))
 
 
+def sampled_rows(
+    src: torch.Tensor,
+    tgt: torch.Tensor,
+    m: int,
+    mask: np.ndarray | None,
+    max_rows: int,
+    rng: np.random.Generator,
+    chunk: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_rows`` (image, site) regression rows, a seeded uniform sample, built ``chunk`` images
+    at a time (the m×m patches of every site of every image would not fit in memory at conv1)."""
+    per_image = int(mask.sum()) if mask is not None else (src.shape[-2] * src.shape[-1] if src.dim() == 4 else 1)
+    total = len(src) * per_image
+    keep = np.sort(rng.choice(total, max_rows, replace=False)) if total > max_rows else np.arange(total)
+    xs, ys = [], []
+    for i in range(0, len(src), chunk):
+        lo, hi = np.searchsorted(keep, [i * per_image, (i + chunk) * per_image])
+        if hi > lo:
+            sel = keep[lo:hi] - i * per_image
+            xs.append(site_rows(src[i : i + chunk], m, mask)[sel])
+            ys.append(site_rows(tgt[i : i + chunk], 1, mask)[sel])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
 def fit_map(
     fit: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
@@ -142,11 +176,7 @@ def fit_map(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Ridge map from (Pφ(g·x), φ(x)) pairs; λ with the smallest validation residual → (A, b, λ)."""
     (src, tgt), (vsrc, vtgt) = fit, val
-    x = site_rows(src, m, mask)
-    y = site_rows(tgt, 1, mask)
-    if len(x) > cfg.max_rows:
-        keep = np.sort(rng.choice(len(x), cfg.max_rows, replace=False))
-        x, y = x[keep], y[keep]
+    x, y = sampled_rows(src, tgt, m, mask, cfg.max_rows, rng)
     path = ridge_path(x, y, cfg.lams)
     res = [masked_residual(apply_map(vsrc, a, b, m), vtgt, mask) for a, b in path]
     best = int(np.argmin(res))
@@ -200,73 +230,54 @@ class Split:
 
 
 def probe_net(model: ANetSmall, fit: Split, val: Split, test: Split, cfg: MapsConfig) -> tuple[list[dict], list[dict]]:
-    """All maps of one network: (map rows, invariant-channel rows)."""
-    from eqlab.groups import get_transform
-
+    """All maps of one network: (map rows, invariant-channel rows). ``fit`` is cut to ``cfg.fit_images``."""
     rng = np.random.default_rng(cfg.seed)
-    rows: list[dict] = []
+    fit = Split(fit.x[: cfg.fit_images], fit.y[: cfg.fit_images])
+    splits = {"fit": fit, "val": val, "test": test}
+    phi = {s: all_taps(model, d.x, cfg.layers) for s, d in splits.items()}
+    base = wrong(model, cfg.layers[0], phi["test"][cfg.layers[0]], test.y)
+    lo, hi = bootstrap_ci(base, cfg.n_boot, rng)
+    rows = [dict(layer="", transform="identity", method="original", m=0, lam=np.nan, top1_error=float(base.mean()),
+                 ci_low=lo, ci_high=hi, residual_l2=0.0)]  # fmt: skip
     inv: list[dict] = []
-    base_wrong = {k: None for k in ("test",)}
-    for tap in cfg.layers:
-        phi = {s: features(model, tap, d.x) for s, d in (("fit", fit), ("val", val), ("test", test))}
-        if base_wrong["test"] is None:
-            base_wrong["test"] = wrong(model, tap, phi["test"], test.y)
-            lo, hi = bootstrap_ci(base_wrong["test"], cfg.n_boot, rng)
-            rows.append(
-                dict(
-                    layer="",
-                    transform="identity",
-                    method="original",
-                    m=0,
-                    lam=np.nan,
-                    top1_error=float(base_wrong["test"].mean()),
-                    ci_low=lo,
-                    ci_high=hi,
-                    residual_l2=0.0,
-                )
-            )
-        for tname in cfg.transforms:
-            g = get_transform(tname)
-            moved = {s: features(model, tap, g.apply(d.x)) for s, d in (("fit", fit), ("val", val), ("test", test))}
-            p = spatial_part(g, tap, tuple(phi["test"].shape[-2:])) if phi["test"].dim() == 4 else None
-            mask = None if p is None else p.valid_mask(*phi["test"].shape[-2:]).numpy()
-            aligned = {s: align(p, h) for s, h in moved.items()}
-            cands: list[tuple[str, int, float, torch.Tensor]] = [("none", 0, np.nan, moved["test"])]
-            if p is not None:
-                cands.append(("p_only", 0, np.nan, aligned["test"]))
-            a1 = b1 = None
-            for m in cfg.ms if p is not None else (1,):
-                a, b, lam = fit_map((aligned["fit"], phi["fit"]), (aligned["val"], phi["val"]), m, mask, cfg, rng)
-                cands.append((f"ridge_m{m}", m, lam, apply_map(aligned["test"], a, b, m)))
-                if m == 1:
-                    a1, b1 = a, b
-            for method, m, lam, h in cands:
-                w = wrong(model, tap, h, test.y)
-                lo, hi = bootstrap_ci(w, cfg.n_boot, rng)
-                rows.append(
-                    dict(
-                        layer=tap,
-                        transform=tname,
-                        method=method,
-                        m=m,
-                        lam=lam,
-                        top1_error=float(w.mean()),
-                        ci_low=lo,
-                        ci_high=hi,
-                        residual_l2=masked_residual(h, phi["test"], mask),
-                    )
-                )
-            if p is not None and tname in cfg.invariant_transforms and a1 is not None:
-                count, err_full, err_at = invariant_count(model, tap, a1, b1, aligned["val"], val.y, cfg)
-                inv.append(
-                    dict(
-                        layer=tap,
-                        transform=tname,
-                        channels=len(a1),
-                        invariant=count,
-                        val_error_full=err_full,
-                        val_error_at_count=err_at,
-                        grid_shift=p.name if p.name != g.name else "",
-                    )
-                )
+    for tname in cfg.transforms:
+        g = get_transform(tname)
+        moved_all = {s: all_taps(model, g.apply(d.x), cfg.layers) for s, d in splits.items()}
+        for tap in cfg.layers:
+            target = {s: phi[s][tap] for s in splits}
+            moved = {s: moved_all[s][tap] for s in splits}
+            r, i = _tap_maps(model, tap, g, target, moved, val.y, test.y, cfg, rng)
+            rows += r
+            inv += i
+    return rows, inv
+
+
+def _tap_maps(
+    model: ANetSmall, tap: str, g: Transform, phi: dict[str, torch.Tensor], moved: dict[str, torch.Tensor],
+    y_val: torch.Tensor, y_test: torch.Tensor, cfg: MapsConfig, rng: np.random.Generator,
+) -> tuple[list[dict], list[dict]]:
+    """Rows of one (tap, g): uncompensated, P_g only, M_g per m; the invariant count for Table 3's g."""
+    p = spatial_part(g, tap, tuple(phi["test"].shape[-2:])) if phi["test"].dim() == 4 else None
+    mask = None if p is None else p.valid_mask(*phi["test"].shape[-2:]).numpy()
+    aligned = {s: align(p, h) for s, h in moved.items()}
+    cands: list[tuple[str, int, float, torch.Tensor]] = [("none", 0, np.nan, moved["test"])]
+    if p is not None:
+        cands.append(("p_only", 0, np.nan, aligned["test"]))
+    a1 = b1 = None
+    for m in cfg.ms if p is not None else (1,):
+        a, b, lam = fit_map((aligned["fit"], phi["fit"]), (aligned["val"], phi["val"]), m, mask, cfg, rng)
+        cands.append((f"ridge_m{m}", m, lam, apply_map(aligned["test"], a, b, m)))
+        if m == 1:
+            a1, b1 = a, b
+    rows = []
+    for method, m, lam, h in cands:
+        w = wrong(model, tap, h, y_test)
+        lo, hi = bootstrap_ci(w, cfg.n_boot, rng)
+        rows.append(dict(layer=tap, transform=g.name, method=method, m=m, lam=lam, top1_error=float(w.mean()),
+                         ci_low=lo, ci_high=hi, residual_l2=masked_residual(h, phi["test"], mask)))  # fmt: skip
+    inv = []
+    if p is not None and g.name in cfg.invariant_transforms and a1 is not None:
+        count, err_full, err_at = invariant_count(model, tap, a1, b1, aligned["val"], y_val, cfg)
+        inv.append(dict(layer=tap, transform=g.name, channels=len(a1), invariant=count, val_error_full=err_full,
+                        val_error_at_count=err_at, grid_shift=p.name if p.name != g.name else ""))  # fmt: skip
     return rows, inv
