@@ -271,6 +271,26 @@ def _interval_claim(cid: str, text: str, values: pd.Series, above: float, what: 
     return Claim(cid, text, verdict, ev, interval=(lo, hi), n=len(values))
 
 
+def _places_evidence(maps: pd.DataFrame) -> list[Claim]:
+    """Claim 2a on each label-set-b (Places analogue) net: one run, so never decided (≥ 3 seeds are needed
+    for a verdict across training runs); the evidence quotes its 95 % bootstrap intervals over test images."""
+    out = []
+    for net, m in maps[maps.label_set == "b"].groupby("net", sort=True):
+        o = m[m.method == "original"].iloc[0]
+        for g in ("vflip", "rot90"):
+            cells = m[(m["transform"] == g) & m.layer.isin(EARLY)].set_index(["layer", "method"])
+            parts = [f"original {100 * o.top1_error:.1f} [{100 * o.ci_low:.1f}, {100 * o.ci_high:.1f}]"]
+            for lay in EARLY:
+                for meth, name in (("none", "uncompensated"), ("ridge_m3", "M_g")):
+                    r = cells.loc[(lay, meth)]
+                    parts.append(f"{lay} {name} {100 * r.top1_error:.1f} [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]")
+            out.append(Claim("2a", f"CNN ({net}, the Places analogue, one run): M_g (m = 3) recovers most of the accuracy "
+                             f"lost to {g} in the first layers", verdict_of(None),
+                             "one run (a verdict needs ≥ 3 seeds); top-1 % with 95 % bootstrap intervals over its test "
+                             "images: " + "; ".join(parts), n=1))
+    return out
+
+
 def cnn_claims(maps: pd.DataFrame) -> list[Claim]:
     """Claims 2–5 on the ANet analogue (ResNet, task-loss maps and stitching are not built: not established)."""
     wide, orig = _per_seed(maps)
@@ -292,6 +312,7 @@ def cnn_claims(maps: pd.DataFrame) -> list[Claim]:
         ).min(axis=1)
         out.append(_interval_claim("2a", text, frac, RECOVERED,
                                    "recovered fraction (uncompensated − M_g) / (uncompensated − original)"))
+    out += _places_evidence(maps)
     gap = {lay: sum(_mapped(wide, lay, g) - orig for g in ("vflip", "rot90")) / 2 for lay in CONV + FC}
     out.append(_interval_claim("2b", "CNN: the residual error after compensation grows with depth (conv5 above conv1; "
                                "mean of v-flip and rot90)", gap["conv5"] - gap["conv1"], 0.0,
