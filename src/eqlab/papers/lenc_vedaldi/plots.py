@@ -7,7 +7,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from eqlab.papers.lenc_vedaldi.tables import labels_in_order, unconstrained, with_labels
+from eqlab.papers.lenc_vedaldi.tables import labels_in_order, seed_means, transform_name, unconstrained, with_labels
 from eqlab.report.plots import legend_right, line_styles
 
 
@@ -85,6 +85,48 @@ def fig7(df: pd.DataFrame, title: str = ""):
     axes[0].set_title("rotations")
     axes[1].set_title("scalings")
     legend_right(axes[1])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+CNN_STYLE = {
+    "none": dict(color="tab:red", ls=":", marker="x", label="uncompensated"),
+    "p_only": dict(color="tab:purple", ls="-.", marker="v", label="P_g only"),
+    "ridge_m1": dict(color="tab:green", marker="^", label="M_g = F_g ∘ P_g, m = 1"),
+    "ridge_m3": dict(color="tab:blue", marker="o", label="M_g = F_g ∘ P_g, m = 3"),
+}
+
+
+def fig9_11(maps: pd.DataFrame, label_set: str = "a", title: str = ""):
+    """The Fig. 9–11 analogue: top-1 test error per layer (x) for each transform (panel), one line per
+    method (mean over the runs of ``label_set``, shaded 95 % t-interval over runs), the original error
+    dashed. FC taps have no P_g (their M_g is a dense F_g, drawn on the m = 1 line)."""
+    s = seed_means(maps, label_set)
+    layers = list(dict.fromkeys(s.layer))
+    transforms = list(dict.fromkeys(s["transform"]))
+    cols = 3
+    rws = -(-len(transforms) // cols)
+    fig, axes = plt.subplots(rws, cols, figsize=(15, 3.6 * rws), sharey=True, squeeze=False)
+    for ax, g in zip(axes.flat, transforms, strict=False):
+        sub = s[s["transform"] == g]
+        o = sub[sub.method == "original"].iloc[0]
+        ax.axhspan(o.low, o.high, color="0.88", zorder=0)
+        ax.axhline(o["mean"], color="black", ls="--", label="original")
+        for method, style in CNN_STYLE.items():
+            line = sub[sub.method == method].set_index("layer").reindex(layers)
+            x = range(len(layers))
+            ax.plot(x, line["mean"], markersize=4, **style)
+            ax.fill_between(x, line.low, line.high, color=style["color"], alpha=0.12)
+        ax.set_xticks(range(len(layers)), layers, fontsize=8)
+        ax.set_title(transform_name(g))
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(transforms):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("top-1 test error")
+    legend_right(axes.flat[min(len(transforms), cols) - 1])
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -105,3 +105,103 @@ def fig7_table(df: pd.DataFrame) -> pd.DataFrame:
     wide = rows.pivot_table(index="g", columns="method", values="cell", aggfunc="first", sort=False)
     names = {"none": "uncompensated", "ls": "LS", "rr": "RR", "fs": "FS"}
     return wide[[m for m in names if m in wide.columns]].rename(columns=names).rename_axis(index="g", columns=None)
+
+
+# ---- CNN part (stages/probe_lv_nets.py): maps M_g = F_g ∘ P_g and invariant channels on the ANet analogues
+
+CNN_METHODS = {"original": "original", "none": "uncompensated", "p_only": "P_g only", "ridge_m1": "M_g (m = 1)",
+               "ridge_m3": "M_g (m = 3)"}
+TABLE3_COLUMNS = {"hflip": "H-flip", "vflip": "V-flip", "scale0.7071067811865476": "Sc 2^-1/2", "rot90": "Rot 90°"}
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def t_interval(values) -> tuple[float, float, float]:
+    """(mean, low, high): the 95 % Student-t interval of the mean over runs (NaN bounds for one run)."""
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, math.nan, math.nan
+    half = T_975.get(len(v) - 1, 1.96) * float(v.std(ddof=1)) / math.sqrt(len(v))
+    return mean, mean - half, mean + half
+
+
+def transform_name(g: str) -> str:
+    """``scale0.7071067811865476`` → ``scale 2^-0.5``; other names as they are."""
+    if g.startswith("scale"):
+        return f"scale 2^{math.log2(float(g[5:])):+.2g}"
+    return g
+
+
+def with_original(maps: pd.DataFrame) -> pd.DataFrame:
+    """Per (net, layer, transform) rows plus the net's original error repeated on every (layer, transform)."""
+    orig = maps[maps.method == "original"].set_index("net").top1_error.rename("original")
+    return maps[maps.method != "original"].join(orig, on="net")
+
+
+def seed_means(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
+    """Top-1 error per (layer, transform, method) over the runs of ``label_set``: mean and t-interval."""
+    m = with_original(maps[maps.label_set == label_set])
+    rows = []
+    for (layer, g, method), sub in m.groupby(["layer", "transform", "method"], sort=False):
+        mean, lo, hi = t_interval(sub.top1_error)
+        rows.append(dict(layer=layer, transform=g, method=method, mean=mean, low=lo, high=hi, n=len(sub)))
+    orig = maps[(maps.label_set == label_set) & (maps.method == "original")]
+    mean, lo, hi = t_interval(orig.top1_error)
+    for layer, g in m[["layer", "transform"]].drop_duplicates().itertuples(index=False):
+        rows.append(dict(layer=layer, transform=g, method="original", mean=mean, low=lo, high=hi, n=len(orig)))
+    return pd.DataFrame(rows)
+
+
+def _cell(mean: float, lo: float, hi: float) -> str:
+    if math.isnan(lo):
+        return f"{100 * mean:.1f}"
+    return f"{100 * mean:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def maps_table(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
+    """Fig. 9–11 as a table: top-1 error % of each method, rows (transform, layer), mean over the runs
+    of ``label_set`` [95 % t-interval over runs]."""
+    s = seed_means(maps, label_set)
+    s = s.assign(cell=[_cell(a, b, c) for a, b, c in zip(s["mean"], s.low, s.high, strict=True)],
+                 g=s["transform"].map(transform_name))
+    wide = s.pivot_table(index=["g", "layer"], columns="method", values="cell", aggfunc="first", sort=False)
+    return wide[[m for m in CNN_METHODS if m in wide.columns]].rename(columns=CNN_METHODS).rename_axis(
+        index=["g", "layer"], columns=None)
+
+
+def single_run_table(maps: pd.DataFrame, net: str) -> pd.DataFrame:
+    """One run: top-1 error % [95 % bootstrap interval over its test images], rows (transform, layer)."""
+    m = with_original(maps[maps.net == net])
+    m = m.assign(cell=[_cell(a, b, c) for a, b, c in zip(m.top1_error, m.ci_low, m.ci_high, strict=True)],
+                 g=m["transform"].map(transform_name))
+    wide = m.pivot_table(index=["g", "layer"], columns="method", values="cell", aggfunc="first", sort=False)
+    o = maps[(maps.net == net) & (maps.method == "original")].iloc[0]
+    wide.insert(0, "original", _cell(o.top1_error, o.ci_low, o.ci_high))
+    return wide[[c for c in CNN_METHODS if c in wide.columns]].rename(columns=CNN_METHODS).rename_axis(
+        index=["g", "layer"], columns=None)
+
+
+def table1_ours(train_metrics: pd.DataFrame) -> pd.DataFrame:
+    """Our runs as Table 1 rows (long): the ANet analogue's test top-1 error % over its seeds."""
+    a = train_metrics[train_metrics.label_set == "a"]
+    return pd.DataFrame([{"table": "1", "row": "ANet", "column": "top-1 error",
+                          "value": 100 * a.test_top1_error.mean(), "n": len(a)}])
+
+
+def table3_ours(inv: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
+    """Our Table 3 (long): invariant channels as % of the layer's channels, mean over the runs."""
+    sub = inv[(inv.label_set == label_set) & inv["transform"].isin(list(TABLE3_COLUMNS))]
+    sub = sub.assign(pct=100 * sub.invariant / sub.channels)
+    rows = []
+    for (layer, g), s in sub.groupby(["layer", "transform"], sort=False):
+        rows.append({"table": "3", "row": "C" + layer.removeprefix("conv"), "column": TABLE3_COLUMNS[g],
+                     "value": s.pct.mean(), "n": len(s)})
+    return pd.DataFrame(rows)
+
+
+def table3_counts(inv: pd.DataFrame) -> pd.DataFrame:
+    """Invariant channels per run, count / channels, rows (layer), columns (net, transform)."""
+    sub = inv[inv["transform"].isin(list(TABLE3_COLUMNS))]
+    sub = sub.assign(cell=[f"{i} / {c}" for i, c in zip(sub.invariant, sub.channels, strict=True)],
+                     g=sub["transform"].map(TABLE3_COLUMNS))
+    return sub.pivot_table(index="layer", columns=["net", "g"], values="cell", aggfunc="first", sort=False)

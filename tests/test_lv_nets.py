@@ -1,0 +1,208 @@
+"""Lenc & Vedaldi's network analogues and their equivariance maps (``eqlab.models.lv_nets``,
+``eqlab.models.lv_train``, ``eqlab.probes.lv_equivariance``): the math on tiny inputs, an exactly
+C4-equivariant net whose rot90 map must come out as the channel permutation, and the params errors."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import ROOT
+from eqlab.groups import Grid, get_transform
+from eqlab.models import lv_nets
+from eqlab.models.lv_train import NetConfig, TrainConfig, configs, select, train_net
+from eqlab.papers.lenc_vedaldi import claims as lv_claims
+from eqlab.papers.lenc_vedaldi import tables
+from eqlab.params import ParamError, load_params
+from eqlab.probes import lv_equivariance as lv
+from eqlab.probes.ridge import fit_ridge
+
+
+def test_anet_shapes_and_uncentred_grids():
+    net = lv_nets.ANetSmall(lv_nets.ANetSpec()).eval()
+    x = torch.randn(2, 3, 32, 32)
+    sizes = {"conv1": 16, "conv2": 7, "conv3": 3, "conv4": 3, "conv5": 3}
+    for tap, n in sizes.items():
+        h = net.forward_to(tap, x)
+        assert h.shape[-2:] == (n, n)
+        grid = lv_nets.tap_grid(tap)
+        assert not grid.is_centred((32, 32), (n, n))  # AlexNet-like: grids sit off the image centre
+        torch.testing.assert_close(net.forward_from(tap, h), net(x))
+    for tap in ("fc6", "fc7"):
+        assert lv_nets.tap_grid(tap) is None
+        torch.testing.assert_close(net.forward_from(tap, net.forward_to(tap, x)), net(x))
+    assert lv_nets.tap_grid("conv1").misalignment((32, 32), (16, 16)) == (-0.5, -0.5)
+
+
+def test_p_g_on_conv1_is_flip_plus_half_pixel():
+    """hflip about the image centre = hflip about the conv1 grid centre, then a shift of (−2δ)/stride = ½ px."""
+    p = lv.spatial_part(get_transform("hflip"), "conv1", (16, 16))
+    assert p.matrix == (-1.0, 0.0, 0.0, 1.0, 0.5, 0.0) and not p.exact
+    # a stride-1 'same' conv is centred: P_g is g itself
+    assert Grid.conv(3, 1, 1).transform(get_transform("rot90"), (9, 9), (9, 9)) == get_transform("rot90")
+
+
+def test_ridge_path_equals_fit_ridge():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(200, 6)), rng.normal(size=(200, 3))
+    for lam, (a, b) in zip((1e-3, 1.0), lv.ridge_path(x, y, (1e-3, 1.0)), strict=True):
+        a0, b0 = fit_ridge(x, y, lam)
+        np.testing.assert_allclose(a, a0, atol=1e-12)
+        np.testing.assert_allclose(b, b0, atol=1e-12)
+
+
+def test_patches_and_apply_map_agree():
+    """The m×m map applied as a conv equals the regression rows times Aᵀ (column order matches)."""
+    torch.manual_seed(0)
+    h = torch.randn(2, 3, 5, 5)
+    a, b = np.random.default_rng(1).normal(size=(4, 27)), np.zeros(4)
+    rows = lv.site_rows(h, 3, None) @ a.T
+    out = lv.apply_map(h, a, b, 3).permute(0, 2, 3, 1).reshape(-1, 4).numpy()
+    np.testing.assert_allclose(out, rows, atol=1e-5)
+
+
+def _c4_net(seed: int = 0, c: int = 3) -> tuple:
+    """Lifting conv with C4-rotated copies (regular representation, 4 orientations per field), then a
+    group conv regular → regular: exactly equivariant, φ(rot90·x) = ρ P φ(x) with ρ a cyclic shift."""
+    g = torch.Generator().manual_seed(seed)
+    w0 = torch.randn(c, 2, 3, 3, generator=g, dtype=torch.float64)
+    w1 = torch.stack([torch.rot90(w0, r, dims=(-2, -1)) for r in range(4)], 1).reshape(4 * c, 2, 3, 3)
+    v0 = torch.randn(c, c, 4, 3, 3, generator=g, dtype=torch.float64)  # (out field, in field, rel. orientation)
+    w2 = torch.zeros(c, 4, c, 4, 3, 3, dtype=torch.float64)
+    for r in range(4):
+        for s in range(4):
+            w2[:, r, :, s] = torch.rot90(v0[:, :, (s - r) % 4], r, dims=(-2, -1))
+    w2 = w2.reshape(4 * c, 4 * c, 3, 3)
+
+    def layer1(x):
+        return F.conv2d(x, w1, padding=1)
+
+    def layer2(x):
+        return F.conv2d(torch.relu(layer1(x)), w2, padding=1)
+
+    return layer1, layer2
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_c4_net_rot90_map_is_the_channel_permutation(layer):
+    """Fit F_g (m = 1, tiny λ) on P φ(g·x) → φ(x) for an exactly C4-equivariant net: the fitted map is
+    the cyclic permutation of each field's 4 orientation channels, bias 0."""
+    c = 3
+    phi = _c4_net(0, c)[layer]
+    g = get_transform("rot90")
+    torch.manual_seed(0)
+    x = torch.randn(6, 2, 9, 9, dtype=torch.float64)
+    p = Grid.conv(3, 1, 1).transform(g, (9, 9), (9, 9), require_exact=True)
+    aligned = lv.align(p, phi(g.apply(x)))
+    a, b = lv.ridge_path(lv.site_rows(aligned, 1, None), lv.site_rows(phi(x), 1, None), (1e-12,))[0]
+    expected = np.zeros((4 * c, 4 * c))
+    for f in range(c):
+        for r in range(4):
+            expected[4 * f + r, 4 * f + (r + 1) % 4] = 1.0
+    np.testing.assert_allclose(a, expected, atol=1e-6)
+    np.testing.assert_allclose(b, 0.0, atol=1e-6)
+    assert np.all(np.isinf(lv.channel_scores(np.eye(4))))
+    # a permutation with no fixed channel: no row is read from itself
+    assert np.all(lv.channel_scores(expected) == 1.0)
+
+
+def test_identity_rows_and_scores():
+    a = np.array([[2.0, 0.1, 0.0], [1.0, 0.5, 0.0], [0.0, 0.0, 3.0]])
+    s = lv.channel_scores(a)
+    assert s[2] == np.inf and s[0] > s[1]
+    out = lv.with_identity_rows(a, 2)
+    np.testing.assert_array_equal(out, [[2.0, 0.0, 0.0], [1.0, 0.5, 0.0], [0.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(lv.with_identity_rows(a, 0), a)
+
+
+def test_bootstrap_ci_brackets_the_mean():
+    errs = (np.arange(400) % 4 == 0).astype(float)
+    lo, hi = lv.bootstrap_ci(errs, 500, np.random.default_rng(0))
+    assert lo < 0.25 < hi and hi - lo < 0.1
+
+
+def test_select_label_sets_are_disjoint():
+    y = np.arange(16)
+    xa, ya = select(y[:, None], y, "a")
+    xb, yb = select(y[:, None], y, "b")
+    assert set(xa[:, 0]).isdisjoint(xb[:, 0]) and list(ya) == list(range(8)) == list(yb)
+    with pytest.raises(ValueError, match="label_set"):
+        select(y[:, None], y, "c")
+
+
+def test_training_is_deterministic_and_learns_hflip_only():
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 3, 32, 32), torch.arange(16) % 2
+    cfg = TrainConfig(epochs=2, batch_size=8)
+    m1, h1 = train_net(NetConfig(seed=3), cfg, x, y, 2)
+    m2, h2 = train_net(NetConfig(seed=3), cfg, x, y, 2)
+    assert h1 == h2
+    for p1, p2 in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
+        torch.testing.assert_close(p1, p2, rtol=0, atol=0)
+    assert not m1.training
+
+
+def test_params_section_and_errors():
+    params = load_params(ROOT / "params.yaml")
+    data, train, nets = configs(params)
+    assert sum(n.label_set == "a" for n in nets.values()) >= 3 and any(n.label_set == "b" for n in nets.values())
+    assert len({n.seed for n in nets.values() if n.label_set == "a"}) >= 3
+    bad = copy.deepcopy(params)
+    bad["lenc_vedaldi_nets"]["bogus"] = 1
+    with pytest.raises(ParamError, match="lenc_vedaldi_nets.bogus"):
+        configs(bad)
+    bad = copy.deepcopy(params)
+    bad["lenc_vedaldi_nets"]["train"]["lr_max"] = -1
+    with pytest.raises(ParamError, match="lr_max"):
+        configs(bad)
+
+
+def _synthetic_maps(mapped_early: float):
+    """Three label-set-a seeds: original 0.30, uncompensated 0.70, M_g ``mapped_early`` at conv1–2 and
+    0.5 deeper, FC 0.6, P_g only 0.8 at conv1 (worse than none) and equal to M_g at conv5 for h-flip."""
+    import pandas as pd
+
+    rows = []
+    for s, eps in enumerate((-0.01, 0.0, 0.012)):
+        net = f"anet_s{s}"
+        rows.append(dict(net=net, label_set="a", layer="", transform="identity", method="original", top1_error=0.3 + eps))
+        for layer in (*lv_claims.CONV, *lv_claims.FC):
+            for g in ("hflip", "vflip", "rot90", "rot45"):
+                mapped = mapped_early if layer in lv_claims.EARLY else 0.6 if layer in lv_claims.FC else 0.5
+                mapped += 0.05 if g == "rot45" else 0.0
+                vals = {"none": 0.7, "p_only": 0.8 if layer == "conv1" else mapped, "ridge_m1": mapped, "ridge_m3": mapped}
+                rows += [dict(net=net, label_set="a", layer=layer, transform=g, method=m, top1_error=v + eps)
+                         for m, v in vals.items()]
+    return pd.DataFrame(rows)
+
+
+def test_cnn_claims_decide_both_ways():
+    from eqlab.report.claims import FAILS, HOLDS, OPEN
+
+    good = lv_claims.cnn_claims(_synthetic_maps(0.32))
+    assert [c.verdict for c in good if c.id == "2a"] == [HOLDS, HOLDS]
+    by = {c.id: c.verdict for c in good}
+    assert by["2b"] == HOLDS and by["2c"] == HOLDS and by["3a"] == HOLDS and by["3b"] == HOLDS and by["5"] == HOLDS
+    assert by["4"] == OPEN and by["6"] == OPEN and by["2d"] == OPEN
+    bad = [c.verdict for c in lv_claims.cnn_claims(_synthetic_maps(0.68)) if c.id == "2a"]
+    assert bad == [FAILS, FAILS]
+    lo, mean, hi = tables.t_interval([1.0, 2.0, 3.0])[1], 2.0, tables.t_interval([1.0, 2.0, 3.0])[2]
+    assert lo < mean < hi and abs((hi - lo) / 2 - 4.303 / np.sqrt(3)) < 1e-9
+
+
+def test_sampled_rows_match_the_full_rows():
+    torch.manual_seed(0)
+    src, tgt = torch.randn(10, 2, 4, 4), torch.randn(10, 3, 4, 4)
+    mask = np.ones((4, 4), bool)
+    mask[0] = False
+    full_x, full_y = lv.site_rows(src, 3, mask), lv.site_rows(tgt, 1, mask)
+    x, y = lv.sampled_rows(src, tgt, 3, mask, 50, np.random.default_rng(0), chunk=3)
+    keep = np.sort(np.random.default_rng(0).choice(len(full_x), 50, replace=False))
+    np.testing.assert_array_equal(x, full_x[keep])
+    np.testing.assert_array_equal(y, full_y[keep])
+    x, _ = lv.sampled_rows(src, tgt, 1, None, 10_000, np.random.default_rng(0))
+    assert len(x) == 160
