@@ -70,6 +70,7 @@ def validation_curves(df: pd.DataFrame):
     for i, v in enumerate(c.columns):
         ax.plot(c.index, 100 * c[v], styles[i % 4], marker="o", markersize=3, label=VARIANT_NAMES.get(v, v))
     ax.set_xlabel("epoch")
+    ax.set_xticks(list(c.index))
     ax.set_ylabel("validation accuracy (%), mean over seeds")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax.grid(alpha=0.3)
