@@ -91,7 +91,8 @@ def rotation_accuracy(df: pd.DataFrame):
             err = None if math.isnan(lo) else [[mean - lo], [hi - mean]]
             ax.bar(i + (k - 0.5) * width, mean, width, yerr=err, capsize=4, color=f"C{k}",
                    label=cond if i == 0 else None)  # fmt: skip
-            ax.text(i + (k - 0.5) * width, mean + 1, f"{mean:.1f}", ha="center", va="bottom", fontsize=8)
+            top = mean if math.isnan(hi) else hi
+            ax.text(i + (k - 0.5) * width, top + 1.5, f"{mean:.1f}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(models)), [MODEL_NAMES.get(m, m) for m in models], fontsize=8)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
