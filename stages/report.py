@@ -13,7 +13,7 @@ from eqlab.cli import run_stage
 from eqlab.params import check_choice, profile_of
 from eqlab.report.notebook import execute_report, notebook_parameters
 
-PAPERS = ("ien", "datasets", "lenc_vedaldi", "jansson", "jacobsen")
+PAPERS = ("ien", "datasets", "lenc_vedaldi", "jansson", "jacobsen", "invariance_review")
 log = logging.getLogger("report")
 
 

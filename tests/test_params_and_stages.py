@@ -163,7 +163,7 @@ def test_unknown_stage_items_list_allowed(tmp_path, capsys, params):
     assert rc == 2 and f"'extract_features.runs (stage item)' is 'ien_r4'; allowed values: {sorted(params['extract_features']['runs'])}" in err
     rc, err = run_with(tmp_path, capsys, params, lambda p: None, "report",
                        ["nosuchpaper", "--template", "t", "--kernel", "k", "--out-notebook", "a", "--out-html", "b"])
-    assert rc == 2 and "allowed values: ['ien', 'datasets', 'lenc_vedaldi', 'jansson', 'jacobsen']" in err
+    assert rc == 2 and "allowed values: ['ien', 'datasets', 'lenc_vedaldi', 'jansson', 'jacobsen', 'invariance_review']" in err
     rc, err = run_with(tmp_path, capsys, params, lambda p: None, "make_dataset",
                        ["cifar", "--raw-dir", "r", "--out", "o"])
     assert rc == 2 and "allowed values: ['blobs', 'r2_tim', 'rot_mnist', 'rot_tim', 'scale_mnist']" in err

@@ -37,7 +37,8 @@ RUNS = sorted({*PROBED, "ien_r4", "tim_resnet_ien_r4", "tim_vgg_ien_r4", "tim_vg
 HOG = {"probe_hog_maps", "probe_hog_classify", "report_lenc_vedaldi"}  # Lenc & Vedaldi on HOG: no trained model
 JANSSON = {"probe_alignment", "report_jansson"}  # Jansson et al.: numerical checks on untrained stacks
 JACOBSEN = {"probe_rfnn", "probe_irevnet", "report_jacobsen"}  # Jacobsen thesis: RFNN and i-RevNet, own data
-ALL = ({"collect", "report@ien", "report_datasets", *HOG, *JANSSON, *JACOBSEN} | {f"make_dataset@{d}" for d in DATASETS}
+INVARIANCE = {"invariance_pooling", "invariance_scattering", "report_invariance_review"}  # the review: digits only
+ALL = ({"collect", "report@ien", "report_datasets", *HOG, *JANSSON, *JACOBSEN, *INVARIANCE} | {f"make_dataset@{d}" for d in DATASETS}
        | {f"{s}@{r}" for s in ("train", "probe_extent") for r in RUNS}
        | {f"{s}@{r}" for s in ("extract_features", "probe_lv_maps") for r in PROBED})
 
