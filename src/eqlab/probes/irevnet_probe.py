@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import LinearSVC
 
 from eqlab.models.irevnet import IRevNet, ResNet
+from eqlab.probes.minibatch import fit_adam
 from eqlab.probes.profiled import profiled_config
 
 log = logging.getLogger(__name__)
@@ -165,18 +165,6 @@ def classify(tr: np.ndarray, ytr: np.ndarray, te: np.ndarray, yte: np.ndarray, k
     return float((clf.predict(te) == yte).mean())
 
 
-def train(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int, lr: float, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    net.train()
-    for _ in range(steps):
-        i = torch.randint(len(x), (min(batch, len(x)),), generator=g)
-        opt.zero_grad()
-        F.cross_entropy(net(x[i]), y[i]).backward()
-        opt.step()
-    net.eval()
-
-
 def _measure(net, model, state, seed, cfg, data) -> list[tuple]:
     xtr, ytr, xte, yte, noise = data
     rows: list[tuple] = []
@@ -228,7 +216,7 @@ def irevnet_experiment(cfg: IRevNetConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
             torch.manual_seed(1000 * seed + MODELS.index(model))
             net = build(model, cfg, len(photos))
             rows += _measure(net, model, "random", seed, cfg, data)
-            train(net, xtr, ytr, cfg.steps, cfg.batch, cfg.lr, seed)
+            fit_adam(net, xtr, ytr, cfg.steps, cfg.batch, cfg.lr, seed)
             rows += _measure(net, model, "trained", seed, cfg, data)
             if model == "irevnet_bijective" and seed == cfg.seeds[0]:
                 interp = interpolation(net, xte[0], xte[-1], cfg.n_interp)

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from eqlab.models.rfnn import digit_net
+from eqlab.probes.minibatch import fit_adam
 from eqlab.probes.profiled import profiled_config
 
 log = logging.getLogger(__name__)
@@ -96,15 +97,7 @@ def stratified(labels: np.ndarray, per_class: int, rng: np.random.Generator, poo
 def train_eval(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: torch.Tensor,
                steps: int, batch: int, lr: float, seed: int) -> float:  # fmt: skip
     """Adam on cross-entropy for ``steps`` mini-batches (sampled with ``seed``); test accuracy."""
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    net.train()
-    for _ in range(steps):
-        i = torch.randint(len(x), (min(batch, len(x)),), generator=g)
-        opt.zero_grad()
-        F.cross_entropy(net(x[i]), y[i]).backward()
-        opt.step()
-    net.eval()
+    fit_adam(net, x, y, steps, batch, lr, seed)
     with torch.no_grad():
         pred = torch.cat([net(xt[j : j + 500]).argmax(1) for j in range(0, len(xt), 500)])
     return float((pred == yt).float().mean())
