@@ -9,6 +9,7 @@ instead of one per edit.
 
 from __future__ import annotations
 
+import io
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -62,22 +63,32 @@ def _apply(path: Path, modify_yaml, edits, hand_edit_at: int | None = None) -> l
 
 @pytest.mark.parametrize("hand_edit_at", [None, 2])
 def test_lock_edits_give_dvcs_bytes_with_one_parse(tmp_path, monkeypatch, hand_edit_at):
+    """Same bytes as DVC; the lock is read once, by the safe parser unless it holds a comment (then
+    round-trip, as DVC), and without a comment no edit dumps more than the one stage it changed."""
     import dvc.utils.serialize._yaml as yaml_mod
 
-    plain_lock, cached_lock = tmp_path / "plain.lock", tmp_path / "cached.lock"
+    plain_lock, cached_lock = tmp_path / "plain" / "dvc.lock", tmp_path / "cached" / "dvc.lock"
     for p in (plain_lock, cached_lock):
+        p.parent.mkdir()
         p.write_text(_lock_head(12), encoding="utf-8")
     calls: list[str] = []
-    parse = yaml_mod.parse_yaml
+    dumped: list[int] = []  # stages in each document dumped
+    parse, dump = yaml_mod.parse_yaml, yaml_mod._dump
 
     def counting(text, path, typ="safe"):
         calls.append(typ)
         return parse(text, path, typ)
 
+    def counting_dump(data, stream):
+        dumped.append(len(data.get("stages", ())))
+        return dump(data, stream)
+
     monkeypatch.setattr(yaml_mod, "parse_yaml", counting)
+    monkeypatch.setattr(yaml_mod, "_dump", counting_dump)
     plain = _apply(plain_lock, yaml_mod.modify_yaml, _edits(), hand_edit_at)
-    assert calls.count("rt") == len(_edits())
+    assert calls.count("rt") == len(_edits()) and dumped.count(12) + dumped.count(13) == len(_edits())
     calls.clear()
+    dumped.clear()
     restore = dvc_cache.install()
     assert restore is not None
     try:
@@ -86,8 +97,32 @@ def test_lock_edits_give_dvcs_bytes_with_one_parse(tmp_path, monkeypatch, hand_e
         restore()
     assert yaml_mod.parse_yaml is counting  # restored
     assert cached == plain
-    assert calls.count("rt") == (1 if hand_edit_at is None else 2)
+    if hand_edit_at is None:
+        assert calls == ["safe"]  # one parse of the file, none after the cache's own writes
+        # never the whole document: 12 stages once, then only entries never seen (a repeated edit is cached)
+        assert max(dumped) == 1 and dumped.count(1) == 12 + 2
+    else:
+        assert calls.count("rt") == 1 and calls.count("safe") == 1  # the comment: DVC's own way from then on
     assert "train@new_run" in cached[-1] and "lr_min: 1e-05" in cached[-1]
+
+
+def test_lock_blocks_give_the_whole_dump_on_the_projects_lock():
+    """The committed lock (every stage, long commands folded by ruamel) dumps to its own bytes from
+    blocks; data the blocks cannot vouch for (a shared object, a ruamel type) is dumped whole."""
+    import dvc.utils.serialize._yaml as yaml_mod
+
+    text = (ROOT / "dvc.lock").read_text(encoding="utf-8")
+    data = yaml_mod.parse_yaml(text, "dvc.lock")
+    try:
+        assert dvc_cache.dump_lock(data, yaml_mod._dump) == text
+        names = list(data["stages"])
+        data["stages"][names[1]]["outs"] = data["stages"][names[0]]["outs"]  # one list in two stages: an anchor
+        whole = io.StringIO()
+        yaml_mod._dump(data, whole)
+        assert "&id001" in whole.getvalue() and dvc_cache.dump_lock(data, yaml_mod._dump) == whole.getvalue()
+        assert not dvc_cache._plain(data) and not dvc_cache._plain(yaml_mod.parse_yaml(text[:2000], "x", typ="rt"))
+    finally:
+        dvc_cache._blocks.clear()
 
 
 def test_safe_parses_are_memoised_and_private(tmp_path):

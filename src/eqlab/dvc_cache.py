@@ -9,7 +9,13 @@ this process only, the three places DVC parses YAML:
   handed back, once, when the file still holds exactly the text written; otherwise it parses as DVC
   does. The dump is DVC's own, so the bytes written are those plain ``dvc`` writes (tested);
 - the safe parse of ``dvc.yaml``, ``dvc.lock`` and ``params.yaml`` (once per stage each): memoised
-  by file text, every caller getting its own deep copy.
+  by file text, every caller getting its own deep copy;
+- the dump of the lock (≈ 2.3 s for a ~19k-line lock, once per stage): the lock is ``schema`` then
+  ``stages``, one block of text per stage, and a stage's block depends on that stage's entry alone;
+  each block is dumped by DVC's own dumper inside a ``stages:`` mapping (so at the same column, with
+  the same line folding) and reused while its entry is unchanged. This needs plain data: a lock is
+  read with the safe parser (not round-trip, ~6x faster) only when the text has no comment and the
+  safe data dumps back to exactly that text; otherwise it is read and dumped as DVC does.
 
 Nothing else changes: same arguments, same output, same exit status. The patch is applied only to
 the DVC release it was tested with (:data:`TESTED_DVC`); any other release runs unpatched. With
@@ -20,8 +26,10 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
 import sys
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,10 +38,59 @@ TESTED_DVC = "3.67.1"
 
 _safe: dict[tuple[str, str], Any] = {}
 _written: dict[str, tuple[str, Any]] = {}
+_blocks: dict[tuple[str, str], str] = {}  # (stage name, its entry as JSON) -> that stage's text in the lock
 
 
 def _key(path: Any) -> str:
     return os.path.abspath(os.fspath(path))
+
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+_MAPPINGS = (dict, OrderedDict)  # DVC builds lock entries as OrderedDicts and dumps them as dicts
+
+
+def _plain(entries: Any) -> bool:
+    """True when ``entries`` holds only exact dicts (or OrderedDicts), lists and scalars of the built-in
+    types (what a safe parse or DVC itself makes: no ruamel styles, comments or other subclasses) and
+    no dict or list object occurs twice (ruamel would write an anchor)."""
+    seen: set[int] = set()
+    stack = [entries]
+    while stack:
+        obj = stack.pop()
+        kind = type(obj)
+        if kind in _MAPPINGS or kind is list:
+            if id(obj) in seen:
+                return False
+            seen.add(id(obj))
+            stack.extend(obj if kind is list else obj.values())
+            if kind is not list and any(type(k) is not str for k in obj):
+                return False
+        elif kind not in _PLAIN_SCALARS:
+            return False
+    return True
+
+
+def dump_lock(data: Any, dump: Callable[[Any, Any], Any]) -> str:
+    """The text ``dump(data, stream)`` writes for the lock mapping ``data``, built from one cached block
+    per stage. Only for plain data (:func:`_plain`) laid out as ``schema``, ``stages``; anything else is
+    dumped whole, as DVC does."""
+    buf = io.StringIO()
+    stages = data.get("stages") if type(data) in _MAPPINGS else None
+    if list(data or ())[-1:] != ["stages"] or type(stages) not in _MAPPINGS or not stages or not _plain(data):
+        dump(data, buf)
+        return buf.getvalue()
+    if len(data) > 1:
+        dump({k: v for k, v in data.items() if k != "stages"}, buf)
+    parts = [buf.getvalue(), "stages:\n"]
+    for name, entry in stages.items():
+        key = (name, json.dumps(entry))  # plain data: JSON tells 1 from 1.0 from true from "1"
+        block = _blocks.get(key)
+        if block is None:
+            buf = io.StringIO()
+            dump({"stages": {name: entry}}, buf)  # the same column, so the same folding, as in the whole
+            block = _blocks[key] = buf.getvalue().removeprefix("stages:\n")
+        parts.append(block)
+    return "".join(parts)
 
 
 def install() -> Callable[[], None] | None:
@@ -65,6 +122,10 @@ def install() -> Callable[[], None] | None:
         hit = _written.pop(_key(path), None)
         if hit is not None and hit[0] == text:
             return hit[1]
+        if os.path.basename(os.fspath(path)) == "dvc.lock" and "#" not in text:
+            data = parse(text, path, "safe")  # ~6x faster than round-trip; used when it dumps to the same text
+            if dump_lock(data, dump) == text:
+                return data
         return parse(text, path, "rt")
 
     @contextmanager
@@ -76,9 +137,12 @@ def install() -> Callable[[], None] | None:
         exists = fs.exists(os.fspath(path)) if fs else os.path.exists(path)
         data = _load_data(path, parser=parse_for_update, fs=fs) if exists else {}
         yield data
-        buf = io.StringIO()
-        dump(data, buf)  # DVC's dumper: the bytes plain `dvc` writes
-        text = buf.getvalue()
+        if os.path.basename(os.fspath(path)) == "dvc.lock":
+            text = dump_lock(data, dump)  # DVC's bytes, stage by stage
+        else:
+            buf = io.StringIO()
+            dump(data, buf)  # DVC's dumper: the bytes plain `dvc` writes
+            text = buf.getvalue()
         with (fs.open if fs else open)(path, "w+", encoding="utf-8") as fd:
             fd.write(text)
         _written[_key(path)] = (text, data)  # handed back once, if the file still holds `text`
@@ -95,6 +159,7 @@ def install() -> Callable[[], None] | None:
             setattr(mod, name, fn)
         _safe.clear()
         _written.clear()
+        _blocks.clear()
 
     return restore
 
