@@ -165,18 +165,3 @@ def test_interval_verdicts():
     tab = pd.DataFrame({"experiment": "fig6", "kind": ["rfnn", "cnn"] * 3, "order": 3, "scales": "multi",
                         "n_train": 100, "seed": [0, 0, 1, 1, 2, 2], "test_acc": [0.6, 0.5, 0.7, 0.5, 0.65, 0.5]})  # fmt: skip
     assert jt.fig6_table(tab).loc[100, "seeds"] == 3
-
-
-@pytest.mark.slow
-def test_report_jacobsen_runs_alone_from_a_fresh_copy(tmp_path):
-    """`dvc repro report_jacobsen` on the smoke profile runs its two probes and the report only."""
-    from test_pipeline import JACOBSEN, copy_checkout, git_snapshot, ran, run
-
-    work = copy_checkout(tmp_path / "repo")
-    params = work / "params.yaml"
-    params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
-    git_snapshot(work)
-    assert ran(run(["dvc", "repro", "report_jacobsen"], work)) == JACOBSEN
-    html = (work / "reports/html/jacobsen.html").read_text()
-    assert all(s in html for s in ("Profile <strong>smoke</strong>", "<img", "Table 1", "published only", "9a"))
-    assert "def " not in html and "Traceback" not in html

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from eqlab.groups import Transform, get_transform
 from eqlab.models.lv_nets import IMAGE, ANetSmall, tap_grid
+from eqlab.probes.ridge import ridge_path
 
 
 @dataclass(frozen=True)
@@ -101,22 +102,6 @@ def patches(h: torch.Tensor, m: int) -> torch.Tensor:
         return h[:, None, :]
     n, c, hh, ww = h.shape
     return F.unfold(h, m, padding=m // 2).transpose(1, 2) if m > 1 else h.flatten(2).transpose(1, 2)
-
-
-def ridge_path(x: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`eqlab.probes.ridge.fit_ridge` for every λ in ``lams`` from one Gram matrix (same math)."""
-    x64, y64 = x.astype(np.float64), y.astype(np.float64)
-    n = len(x64)
-    mx, my = x64.mean(0), y64.mean(0)
-    gram = x64.T @ x64 - n * np.outer(mx, mx)
-    rhs = x64.T @ y64 - n * np.outer(mx, my)
-    d = gram.shape[0]
-    scale = np.trace(gram) / d
-    out = []
-    for lam in lams:
-        a = np.linalg.solve(gram + lam * scale * np.eye(d), rhs).T
-        out.append((a, my - a @ mx))
-    return out
 
 
 def apply_map(h: torch.Tensor, a: np.ndarray, b: np.ndarray, m: int) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -14,6 +16,15 @@ def pixels(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     return rows.reshape(-1, c)
 
 
+def normal_equations(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The centred normal equations of ``y ≈ x Aᵀ + b`` in float64: ``(XcᵀXc, XcᵀYc, x̄, ȳ)``, computed without
+    materialising centred copies (XcᵀXc = XᵀX − n·x̄x̄ᵀ)."""
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    n = len(x64)
+    mx, my = x64.mean(0), y64.mean(0)
+    return x64.T @ x64 - n * np.outer(mx, mx), x64.T @ y64 - n * np.outer(mx, my), mx, my
+
+
 def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
     """Minimise ‖Y − XAᵀ − b‖² + λ'‖A‖_F² with an unpenalised bias, λ' = λ·tr(XcᵀXc)/d.
 
@@ -21,18 +32,25 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.
     feature energy makes one λ mean the same at every layer. Solved in float64 from the ``d × d``
     normal equations (``lam = 0`` is ordinary least squares, through a least-squares solve).
     """
-    x64, y64 = x.astype(np.float64), y.astype(np.float64)
-    n = len(x64)
-    mx, my = x64.mean(0), y64.mean(0)
-    # centred normal equations without materialising centred copies: XcᵀXc = XᵀX − n·x̄x̄ᵀ
-    gram = x64.T @ x64 - n * np.outer(mx, mx)
-    rhs = x64.T @ y64 - n * np.outer(mx, my)
+    gram, rhs, mx, my = normal_equations(x, y)
     d = gram.shape[0]
     if lam > 0:
         a = np.linalg.solve(gram + lam * np.trace(gram) / d * np.eye(d), rhs).T
     else:
         a = np.linalg.lstsq(gram, rhs, rcond=None)[0].T
     return a, my - a @ mx
+
+
+def ridge_path(x: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`fit_ridge` for every λ > 0 in ``lams``, solved from one set of normal equations."""
+    gram, rhs, mx, my = normal_equations(x, y)
+    d = gram.shape[0]
+    scale = np.trace(gram) / d
+    out = []
+    for lam in lams:
+        a = np.linalg.solve(gram + lam * scale * np.eye(d), rhs).T
+        out.append((a, my - a @ mx))
+    return out
 
 
 def apply_1x1(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
