@@ -45,7 +45,7 @@ validate: setup
 
 test: setup
 	$(BIN)/ruff check src stages tests bench
-	$(RUN) $(BIN)/python -m pytest
+	$(RUN) $(BIN)/python -m pytest -n auto --dist loadgroup
 
 bench: setup
 	$(RUN) $(BIN)/python bench/run.py --out reports/bench

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,20 @@ from eqlab.groups import group_pool, rot90
 from eqlab.models.base import Tap, TappedModel
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _share_cores_between_workers() -> None:
+    """Under pytest-xdist (`make test` runs ``-n auto``) each worker gets its share of the cores, for
+    torch in this process and, through OMP_NUM_THREADS, for the stages the tests start: two workers each
+    running 2-thread torch on 2 cores spin against each other (training ran ~15x slower here)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
+_share_cores_between_workers()
 
 
 @pytest.fixture
@@ -54,3 +69,9 @@ def assert_close(a: torch.Tensor, b: torch.Tensor, tol: float) -> None:
 
 
 __all__ = ["ROOT", "SymmetricNet", "assert_close", "group_pool", "math", "symmetrise"]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The smoke-DAG group (minutes, one worker) is handed out first, so that under pytest-xdist the other
+    workers run the rest beside it instead of waiting for it at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
