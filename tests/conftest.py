@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _share_cores_between_workers() -> None:
-    """Under pytest-xdist (`make test` runs ``-n auto``) each worker gets its share of the cores, for
+    """Under pytest-xdist (`make test` runs ``-n auto --dist loadfile``) each worker gets its share of the cores, for
     torch in this process and, through OMP_NUM_THREADS, for the stages the tests start: two workers each
     running 2-thread torch on 2 cores spin against each other (training ran ~15x slower here)."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
@@ -72,6 +72,7 @@ __all__ = ["ROOT", "SymmetricNet", "assert_close", "group_pool", "math", "symmet
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """The smoke-DAG group (minutes, one worker) is handed out first, so that under pytest-xdist the other
-    workers run the rest beside it instead of waiting for it at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
+    """The smoke-DAG module (minutes; its tests share one copy of the repository, in order) is handed out
+    first, so that under pytest-xdist (``--dist loadfile``: a module's tests stay on one worker, in order)
+    the other worker runs the rest beside it instead of waiting for it at the end."""
+    items.sort(key=lambda item: item.path.name != "test_pipeline.py")

@@ -44,9 +44,6 @@ ALL = ({"collect", "report@ien", "report_datasets", *HOG, *LV_NETS, *JANSSON, *J
        | {f"{s}@{r}" for s in ("extract_features", "probe_lv_maps") for r in PROBED})
 
 
-# one smoke copy (the module's `repo`) serves the tests below in order: under pytest-xdist they stay on one worker
-pytestmark = pytest.mark.xdist_group("smoke_dag")
-
 # the long DVC runs go through eqlab.dvc_cache (the `dvc` command with its YAML parsing cached, as `eqlab repro`
 # runs it: ~2 s less per stage); plain `dvc` rewrites the lock it leaves to the same bytes (checked below)
 CACHED_DVC = [sys.executable, "-m", "eqlab.dvc_cache"]
