@@ -72,7 +72,7 @@ __all__ = ["ROOT", "SymmetricNet", "assert_close", "group_pool", "math", "symmet
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """The smoke-DAG module (minutes; its tests share one copy of the repository, in order) is handed out
-    first, so that under pytest-xdist (``--dist loadfile``: a module's tests stay on one worker, in order)
-    the other worker runs the rest beside it instead of waiting for it at the end."""
-    items.sort(key=lambda item: item.path.name != "test_pipeline.py")
+    """The two smoke-DAG modules (minutes each; a module's tests share one copy of the repository, in
+    order) are handed out first, one to each worker under pytest-xdist (``--dist loadfile``: a module's
+    tests stay on one worker, in order); the rest of the suite fills in beside them."""
+    items.sort(key=lambda item: item.path.name not in ("test_pipeline.py", "test_pipeline_papers.py"))

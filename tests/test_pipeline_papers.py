@@ -1,0 +1,73 @@
+"""The four papers whose stages need no shared training (Lenc & Vedaldi's HOG and own nets, Jansson et
+al., the Jacobsen thesis, the invariance review), on the smoke profile in a copy of their own, driven
+through DVC. Apart from tests/test_pipeline.py so that pytest-xdist runs the two DAGs side by side.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_pipeline import (
+    CACHED_DVC,
+    HOG,
+    INVARIANCE,
+    JACOBSEN,
+    JANSSON,
+    LV_NETS,
+    PAPERS,
+    copy_checkout,
+    git_snapshot,
+    ran,
+    run,
+)
+
+REPORTS = {"report_lenc_vedaldi": HOG | LV_NETS, "report_jansson": JANSSON, "report_jacobsen": JACOBSEN,
+           "report_invariance_review": INVARIANCE}
+
+
+def test_reports_without_training_depend_on_their_own_stages_only(tmp_path):
+    """Each of these reports depends on its own probes (and for Lenc & Vedaldi its nets' own data and
+    training) and nothing else: in a fresh copy, where nothing is cached, `dvc repro <report>` runs
+    exactly the stages `dvc dag <report>` lists, so no pipeline dataset, no shared training and no other
+    paper (the test below runs them)."""
+    work = copy_checkout(tmp_path / "repo")
+    git_snapshot(work)
+    for report, stages in REPORTS.items():
+        dag = run(["dvc", "dag", "--dot", report], work)
+        assert set(re.findall(r'^"([^"]+)";$', dag, re.M)) == stages, (report, dag)
+
+
+@pytest.mark.slow
+def test_paper_stages_run_render_and_rerun_to_the_same_bytes(tmp_path):
+    """`dvc repro` of the four reports in a fresh copy on the smoke profile runs their stages and nothing
+    else, renders each report with its plots and verdicts, runs nothing a second time, and forced re-runs
+    (their own nets' training, a probe, a notebook) leave dvc.lock byte-identical."""
+    work = copy_checkout(tmp_path / "repo")
+    params = work / "params.yaml"
+    params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
+    git_snapshot(work)
+    out = run([*CACHED_DVC, "repro", *REPORTS], work)
+    assert ran(out) == PAPERS, out[-2000:]
+    assert "Traceback" not in out
+
+    html = (work / "reports/html/lenc_vedaldi.html").read_text()
+    assert all(s in html for s in ("Fig. 6", "Table 2", "Profile <strong>smoke</strong>", "<img", "verdict-holds",
+                                   "Not built yet"))
+    assert "def " not in html  # rendered without code cells
+    html = (work / "reports/html/jansson.html").read_text()
+    assert all(s in html for s in ("Profile <strong>smoke</strong>", "no experiments", "<img", "verdict-holds",
+                                   "Lemma 4.1", "G-CNN", "not in probe_alignment yet"))
+    assert "verdict verdict-fails\"" not in html and "def " not in html  # no claim fails (the CSS names the class)
+    html = (work / "reports/html/jacobsen.html").read_text()
+    assert all(s in html for s in ("Profile <strong>smoke</strong>", "<img", "Table 1", "published only", "9a"))
+    assert "def " not in html and "Traceback" not in html
+    html = (work / "reports/html/invariance_review.html").read_text()
+    assert all(s in html for s in ("Profile <strong>smoke</strong>", "<img", "verdict-"))
+    assert "def " not in html and "Traceback" not in html
+
+    lock = (work / "dvc.lock").read_bytes()
+    assert ran(run(["dvc", "repro", *REPORTS], work)) == set()
+    forced = ("train_lv@places_s0", "probe_alignment", "report_jacobsen")
+    assert ran(run([*CACHED_DVC, "repro", "-f", "-s", *forced], work)) == set(forced)
+    assert (work / "dvc.lock").read_bytes() == lock
