@@ -201,7 +201,42 @@ def bench_ridge(repeats: int) -> dict:
             "ratio_time": ours / base, "max_coef_diff": float(np.abs(a - ref).max())}
 
 
-SECTIONS = ("train", "extract", "cost", "ridge", "flops")
+def bench_lock(repeats: int) -> dict:
+    """One stage's lock write as `dvc repro` does it after every stage, on this repository's dvc.lock: the
+    whole document through DVC's dumper versus :func:`eqlab.dvc_cache.dump_lock` (one block re-dumped,
+    the others reused), whose text must be DVC's."""
+    import io
+    from collections import OrderedDict
+
+    from dvc.utils.serialize._yaml import _dump, parse_yaml
+
+    from eqlab import dvc_cache
+
+    text = Path("dvc.lock").read_text(encoding="utf-8")
+    data = parse_yaml(text, "dvc.lock")
+    names = itertools.cycle(list(data["stages"]))
+    dvc_cache.dump_lock(data, _dump)  # the blocks as the first write of a run leaves them
+
+    def edit() -> None:  # a stage re-ran: DVC puts a fresh entry in place (a new output hash)
+        name = next(names)
+        entry = OrderedDict(data["stages"][name])
+        entry["cmd"] = entry["cmd"] + " "
+        data["stages"][name] = entry
+
+    def whole() -> str:
+        buf = io.StringIO()
+        _dump(data, buf)
+        return buf.getvalue()
+
+    ours, base, ratio = timed_pair(lambda: (edit(), dvc_cache.dump_lock(data, _dump)), lambda: (edit(), whole()),
+                                   repeats)
+    assert dvc_cache.dump_lock(data, _dump) == whole()
+    dvc_cache._blocks.clear()
+    return {"figure": f"dvc.lock write after one stage ({text.count(chr(10)):,} lines): blocks vs DVC's dump",
+            "ours": ours, "baseline": base, "ratio_time": ratio}
+
+
+SECTIONS = ("train", "extract", "cost", "ridge", "lock", "flops")
 
 
 def ratio_rows(device, args: argparse.Namespace) -> list[dict]:
@@ -215,6 +250,8 @@ def ratio_rows(device, args: argparse.Namespace) -> list[dict]:
         rows += bench_model_cost(device, args.width, args.repeats)
     if "ridge" in args.only:
         rows.append(bench_ridge(args.repeats))
+    if "lock" in args.only:
+        rows.append(bench_lock(args.repeats))
     return rows
 
 
