@@ -119,7 +119,7 @@ def test_smoke_dag_experiments_and_determinism(repo):
     # a fresh clone: every output "not in cache", nothing to pull (no remote), as the README says
     readme = (ROOT / "README.md").read_text()
     assert '"not in cache"' in readme and "`dvc pull` has nothing to pull" in readme
-    assert "not in cache" in run(["dvc", "status", *TARGETS], repo)
+    assert "not in cache" in run(["dvc", "status", "--with-deps", *TARGETS], repo)
     pull = subprocess.run(["dvc", "pull"], cwd=repo, env=_env(), capture_output=True, text=True)
     assert "no remote" in (pull.stdout + pull.stderr).lower(), pull.stdout + pull.stderr
 
@@ -163,7 +163,7 @@ def test_smoke_dag_experiments_and_determinism(repo):
     # the lock above was written through eqlab.dvc_cache: plain DVC rewrites it to the same bytes
     assert ran(run(["dvc", "repro", "-f", "-s", "collect"], repo)) == {"collect"}
     assert (repo / "dvc.lock").read_bytes() == lock
-    assert "up to date" in run(["dvc", "status", *TARGETS], repo)
+    assert "up to date" in run(["dvc", "status", "--with-deps", *TARGETS], repo)
 
     out = run([*CACHED_DVC, "exp", "run", "-S", "train.models.ien_r4_b01.ien.beta=0.5", *TARGETS], repo)
     assert ran(out) == {"train@ien_r4_b01", "probe_extent@ien_r4_b01", "extract_features@ien_r4_b01",
@@ -184,10 +184,10 @@ def test_smoke_dag_experiments_and_determinism(repo):
 
     # narrow code dependencies: a new architecture module and a new transform module rerun nothing (the
     # paper stages' code deps are checked file by file in tests/test_stage_deps.py)
-    assert "up to date" in run(["dvc", "status", *TARGETS], repo)
+    assert "up to date" in run(["dvc", "status", "--with-deps", *TARGETS], repo)
     (repo / "src/eqlab/models/alexnet.py").write_text('"""A new architecture."""\n')
     (repo / NEW_TRANSFORM_MODULE).write_text('"""A new transform."""\n')
-    assert "up to date" in run(["dvc", "status", *TARGETS], repo)
+    assert "up to date" in run(["dvc", "status", "--with-deps", *TARGETS], repo)
 
 
 def _temporaries(repo: Path) -> list[Path]:
@@ -204,7 +204,7 @@ def _temporaries(repo: Path) -> list[Path]:
 def test_kill_9_mid_epoch_then_rerun_changes_nothing_downstream(repo):
     """A training stage killed with SIGKILL while it writes leaves temporaries; the next `dvc repro`
     re-runs that stage alone, removes them, and every dependent stage stays as it was."""
-    assert "up to date" in run(["dvc", "status", *TARGETS], repo)  # the smoke pipeline of the test above
+    assert "up to date" in run(["dvc", "status", "--with-deps", *TARGETS], repo)  # the smoke pipeline of the test above
     lock = (repo / "dvc.lock").read_bytes()
     proc = subprocess.Popen(["dvc", "repro", "-f", "-s", "train@cnn"], cwd=repo, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -214,7 +214,7 @@ def test_kill_9_mid_epoch_then_rerun_changes_nothing_downstream(repo):
     assert _temporaries(repo), "the stage ended before it wrote a temporary output"
     os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage's python
     proc.wait()
-    assert "train@cnn" in run(["dvc", "status", *TARGETS], repo)
+    assert "train@cnn" in run(["dvc", "status", "--with-deps", *TARGETS], repo)
 
     out = run(["dvc", "repro", *TARGETS], repo)
     assert ran(out) == {"train@cnn"}, out[-2000:]
@@ -268,9 +268,9 @@ def test_shared_remote_push_then_a_fresh_clone_pulls_and_runs_nothing(repo, tmp_
     assert "pushed" in run(["dvc", "push", "--with-deps", *TARGETS], repo)
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
-    assert "not in cache" in run(["dvc", "status", *TARGETS], clone)
+    assert "not in cache" in run(["dvc", "status", "--with-deps", *TARGETS], clone)
     run(["dvc", "pull", "--with-deps", *TARGETS], clone)
     assert ran(run(["dvc", "repro", *TARGETS], clone)) == set()
-    assert "up to date" in run(["dvc", "status", *TARGETS], clone)
+    assert "up to date" in run(["dvc", "status", "--with-deps", *TARGETS], clone)
     model = "data/models/cnn/model.pt"
     assert (clone / model).read_bytes() == (repo / model).read_bytes()
