@@ -38,7 +38,7 @@ TESTED_DVC = "3.67.1"
 
 _safe: dict[tuple[str, str], Any] = {}
 _written: dict[str, tuple[str, Any]] = {}
-_blocks: dict[tuple[str, str], str] = {}  # (stage name, its entry as JSON) -> that stage's text in the lock
+_blocks: dict[str, tuple[str, str]] = {}  # stage name -> (its entry as JSON, that stage's text in the lock)
 
 
 def _key(path: Any) -> str:
@@ -83,13 +83,13 @@ def dump_lock(data: Any, dump: Callable[[Any, Any], Any]) -> str:
         dump({k: v for k, v in data.items() if k != "stages"}, buf)
     parts = [buf.getvalue(), "stages:\n"]
     for name, entry in stages.items():
-        key = (name, json.dumps(entry))  # plain data: JSON tells 1 from 1.0 from true from "1"
-        block = _blocks.get(key)
-        if block is None:
+        key = json.dumps(entry)  # plain data: JSON tells 1 from 1.0 from true from "1"
+        cached = _blocks.get(name)
+        if cached is None or cached[0] != key:  # one block per stage: a re-run replaces its old text
             buf = io.StringIO()
             dump({"stages": {name: entry}}, buf)  # the same column, so the same folding, as in the whole
-            block = _blocks[key] = buf.getvalue().removeprefix("stages:\n")
-        parts.append(block)
+            cached = _blocks[name] = (key, buf.getvalue().removeprefix("stages:\n"))
+        parts.append(cached[1])
     return "".join(parts)
 
 
