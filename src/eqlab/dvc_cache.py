@@ -164,9 +164,18 @@ def install() -> Callable[[], None] | None:
     return restore
 
 
+def _warm_peak_kib() -> int:
+    """The largest resident set of the stages the warm server (:mod:`eqlab.warm`) ran, 0 without one."""
+    try:
+        with open(os.environ["EQLAB_WARM_PEAK"], encoding="utf-8") as f:
+            return int(f.read())
+    except (KeyError, OSError, ValueError):
+        return 0
+
+
 def record_peak_memory(out: str) -> None:
     """After every stage DVC runs in this process, note the largest resident set of any process it
-    has run so far (``RUSAGE_CHILDREN``: a running maximum) and the stage that raised it; the result
+    has run so far (``RUSAGE_CHILDREN``, and the warm server's children: a running maximum) and the stage that raised it; the result
     goes to the JSON file ``out`` when the process ends (``eqlab repro`` reads it)."""
     import atexit
     import json
@@ -181,7 +190,7 @@ def record_peak_memory(out: str) -> None:
         try:
             return dvc_run_stage(stage, *args, **kwargs)
         finally:
-            kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            kib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, _warm_peak_kib())
             if kib > peak["kib"]:
                 peak.update(kib=kib, stage=stage.addressing)
 
