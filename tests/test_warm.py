@@ -57,8 +57,8 @@ def work(tmp_path: Path) -> Path:
 def server(tmp_path_factory):
     """One server for the module (it imports torch once: that is its point)."""
     env = {**os.environ, PEAK_ENV: str(tmp_path_factory.mktemp("warm") / "peak")}
-    with stage_server(env) as warm_env:
-        yield warm_env
+    with stage_server(env) as server:
+        yield server.env
 
 
 def _run(cmd: str, cwd: Path, env: dict[str, str], **extra: str) -> subprocess.CompletedProcess:
@@ -110,6 +110,17 @@ def test_warm_and_cold_write_the_same_bytes(work, server):
 def test_an_exception_prints_its_traceback_and_exits_1(work, server):
     r = _run("python stages/boom.py", work, server)
     assert r.returncode == 1 and "ValueError: bad input" in r.stderr and "Traceback" in r.stderr
+
+
+def test_a_shim_that_connects_before_the_server_starts_waits_for_it(work, tmp_path):
+    with stage_server(dict(os.environ), start=False) as late:
+        proc = subprocess.Popen(["python", "stages/probe.py"], cwd=work, env=late.env, stdout=subprocess.PIPE,
+                                text=True)
+        time.sleep(0.5)
+        assert proc.poll() is None  # connected, waiting in the socket's backlog
+        late.start()
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and json.loads(out)["pid"] != proc.pid
 
 
 def test_anything_else_runs_cold(work, server):

@@ -31,6 +31,7 @@ import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -257,15 +258,13 @@ def _serve_one(conn: socket.socket, server_env: dict[str, str], peak: list[int],
         _send(conn, reply)
 
 
-def serve(path: str, parent: int) -> int:
-    """Listen on the UNIX socket ``path``; preload :data:`PRELOAD`; serve shims one at a time until
-    the process ``parent`` is gone or SIGTERM arrives."""
+def serve(fd: int, parent: int) -> int:
+    """Preload :data:`PRELOAD`, then serve the shims that connect to the listening UNIX socket ``fd``
+    one at a time, until the process ``parent`` is gone or SIGTERM arrives."""
     import importlib
     import threading
 
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(16)
+    listener = socket.socket(fileno=fd)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         for name in PRELOAD:
@@ -293,46 +292,64 @@ def serve(path: str, parent: int) -> int:
         return 0
     finally:
         listener.close()
-        with contextlib.suppress(OSError):
-            os.unlink(path)
 
 
-@contextlib.contextmanager
-def stage_server(env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """Start a server for stages run with environment ``env``; yield the environment to run DVC with
-    (the shim first on ``PATH``); stop the server on exit. Its peak child memory (KiB) is written to
-    ``env[PEAK_ENV]`` when that is set."""
-    import shutil
-    import subprocess
-    import tempfile
-    import time
+class StageServer:
+    """The environment to run DVC with (:attr:`env`: the shim first on ``PATH``) and the server behind
+    it, started by :meth:`start` (idempotent; a no-op ``dvc repro`` need not import torch). The socket
+    is bound at once, so a shim that connects before the server is up waits for it."""
 
-    tmp = tempfile.mkdtemp(prefix="eqlab-warm-")
-    try:
-        sock = os.path.join(tmp, "stages.sock")
+    def __init__(self, env: dict[str, str], tmp: str) -> None:
+        self._server_env = env
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket_path = os.path.join(tmp, "stages.sock")
+        self._listener.bind(self.socket_path)
+        self._listener.listen(16)
         bindir = os.path.join(tmp, "bin")
         os.mkdir(bindir)
         shim = os.path.join(bindir, "python")
         with open(shim, "w", encoding="utf-8") as f:
             f.write(f'#!/bin/sh\nexec "{sys.executable}" -IS "{os.path.abspath(__file__)}" client "$@"\n')
         os.chmod(shim, 0o755)
-        out = {**env, SOCKET_ENV: sock, PYTHON_ENV: sys.executable,
-               "PATH": bindir + os.pathsep + env.get("PATH", "")}
-        server = subprocess.Popen([sys.executable, "-m", "eqlab.warm", "serve", sock, str(os.getpid())],
-                                  env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  start_new_session=True)
-        try:
-            deadline = time.monotonic() + 30  # bound before the imports: shims connect and wait for them
-            while not os.path.exists(sock) and server.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-            yield out
-        finally:
-            server.terminate()
+        self.env = {**env, SOCKET_ENV: self.socket_path, PYTHON_ENV: sys.executable,
+                    "PATH": bindir + os.pathsep + env.get("PATH", "")}
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if self._process is None:
+            fd = self._listener.fileno()
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "eqlab.warm", "serve", str(fd), str(os.getpid())],
+                env=self._server_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=[fd],
+                start_new_session=True)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
             try:
-                server.wait(timeout=10)
+                self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+                self._process.kill()
+                self._process.wait()
+        self._listener.close()
+
+
+@contextlib.contextmanager
+def stage_server(env: dict[str, str], start: bool = True) -> Iterator[StageServer]:
+    """A :class:`StageServer` for stages run with environment ``env`` (started now unless ``start`` is
+    false), stopped on exit. Its peak child memory (KiB) goes to the file ``env[PEAK_ENV]`` when set."""
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="eqlab-warm-")
+    try:
+        server = StageServer(env, tmp)
+        try:
+            if start:
+                server.start()
+            yield server
+        finally:
+            server.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -342,8 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:1] == ["client"]:
         return client(args[1:])
     if args[:1] == ["serve"] and len(args) == 3:
-        return serve(args[1], int(args[2]))
-    print("usage: python -m eqlab.warm serve SOCKET PARENT_PID | client PYTHON_ARGS…", file=sys.stderr)
+        return serve(int(args[1]), int(args[2]))
+    print("usage: python -m eqlab.warm serve LISTENING_FD PARENT_PID | client PYTHON_ARGS…", file=sys.stderr)
     return 2
 
 

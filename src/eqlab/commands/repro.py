@@ -121,14 +121,22 @@ def run(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "eqlab.dvc_cache", "repro", *dvc_args]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         env["EQLAB_PEAK_MEMORY"] = str(Path(tmp) / "memory.json")
+        server = None
         if not args.cold:
             from eqlab.warm import PEAK_ENV, stage_server
 
             env[PEAK_ENV] = str(Path(tmp) / "warm-peak")
-            env = stack.enter_context(stage_server(env))
+            server = stack.enter_context(stage_server(env, start=False))
+            env = server.env
+
+        def echo(line: str) -> None:
+            if server is not None and RUNNING.match(line.strip()):
+                server.start()  # when DVC runs its first stage: a no-op repro imports no torch
+            print(line, end="", flush=True)
+
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
         assert proc.stdout is not None
-        times, total = time_stages(proc.stdout, time.perf_counter, lambda s: print(s, end="", flush=True))
+        times, total = time_stages(proc.stdout, time.perf_counter, echo)
         rc = proc.wait()
         memory = _read_memory(Path(env["EQLAB_PEAK_MEMORY"]))
     table = summary(times, total, memory)
