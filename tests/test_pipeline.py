@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from eqlab.warm import stage_server
 
 DATASETS = ("rot_mnist", "scale_mnist", "rot_tim", "r2_tim", "blobs")
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -50,7 +51,9 @@ ALL = ({"collect", *TARGETS} | {f"make_dataset@{d}" for d in DATASETS}
        | {f"{s}@{r}" for s in ("extract_features", "probe_lv_maps") for r in PROBED})
 
 
-# the long DVC runs go through eqlab.dvc_cache (the `dvc` command with its YAML parsing cached, as `eqlab repro`
+# the long DVC runs go through eqlab.dvc_cache and fork their stages from a warm server (eqlab.warm), as
+# `eqlab repro` does; forced re-runs in fresh interpreters must leave the lock they wrote unchanged.
+# eqlab.dvc_cache (the `dvc` command with its YAML parsing cached, as `eqlab repro`
 # runs it: ~2 s less per stage); plain `dvc` rewrites the lock it leaves to the same bytes (checked below)
 CACHED_DVC = [sys.executable, "-m", "eqlab.dvc_cache"]
 
@@ -68,8 +71,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: Path) -> str:
-    r = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    r = subprocess.run(args, cwd=cwd, env=env or _env(), capture_output=True, text=True)
     if r.returncode:
         raise AssertionError(f"{' '.join(args)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     return r.stdout + r.stderr
@@ -124,7 +127,8 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert "no remote" in (pull.stdout + pull.stderr).lower(), pull.stdout + pull.stderr
 
     original = (repo / "params.yaml").read_text().splitlines()
-    out = run([*CACHED_DVC, "exp", "run", "-S", "profile=smoke", *TARGETS], repo)
+    with stage_server(_env()) as warm:  # stages forked from a warm server, as `eqlab repro` runs them
+        out = run([*CACHED_DVC, "exp", "run", "-S", "profile=smoke", *TARGETS], repo, warm.env)
     assert ran(out) == ALL, out[-2000:]
     # progress is visible through DVC (training steps, extent batches, notebook cells), and nothing
     # alarming that is not a problem: no kernel-over-TCP, missing-alt-text or e2cnn indexing warnings
@@ -151,13 +155,13 @@ def test_smoke_dag_experiments_and_determinism(repo):
 
     assert ran(run(["dvc", "repro", *TARGETS], repo)) == set()
 
-    # forced re-runs reproduce byte-identical outputs: nothing downstream becomes stale (a dataset, a
-    # training, each probe template, the features; train@cnn in the kill -9 test below, notebooks in
-    # tests/test_pipeline_papers.py)
+    # forced re-runs in fresh interpreters (the runs above were warm: eqlab.warm) reproduce byte-identical
+    # outputs: nothing downstream becomes stale (a dataset, a training, each probe template, the
+    # features; train@cnn in the kill -9 test below, notebooks in tests/test_pipeline_papers.py)
     lock = (repo / "dvc.lock").read_bytes()
     forced = ("make_dataset@r2_tim", "train@r2tim_vgg_e2cnn_r4r", "probe_extent@smnist56_ien", "extract_features@cnn",
               "probe_lv_maps@cnn")
-    out = run([sys.executable, "-m", "eqlab", "repro", "--", "-f", "-s", *forced], repo)
+    out = run([sys.executable, "-m", "eqlab", "repro", "--cold", "--", "-f", "-s", *forced], repo)
     assert ran(out) == set(forced) and "Wall time per stage" in out and "Peak memory of a stage: " in out
     assert (repo / "dvc.lock").read_bytes() == lock
     # the lock above was written through eqlab.dvc_cache: plain DVC rewrites it to the same bytes

@@ -16,11 +16,14 @@ from test_pipeline import (
     JANSSON,
     LV_NETS,
     PAPERS,
+    _env,
     copy_checkout,
     git_snapshot,
     ran,
     run,
 )
+
+from eqlab.warm import stage_server
 
 REPORTS = {"report_lenc_vedaldi": HOG | LV_NETS, "report_jansson": JANSSON, "report_jacobsen": JACOBSEN,
            "report_invariance_review": INVARIANCE}
@@ -42,12 +45,14 @@ def test_reports_without_training_depend_on_their_own_stages_only(tmp_path):
 def test_paper_stages_run_render_and_rerun_to_the_same_bytes(tmp_path):
     """`dvc repro` of the four reports in a fresh copy on the smoke profile runs their stages and nothing
     else, renders each report with its plots and verdicts, runs nothing a second time, and forced re-runs
-    (their own nets' training, a probe, a notebook) leave dvc.lock byte-identical."""
+    (their own nets' training, a probe, a notebook) in fresh interpreters leave the lock the warm
+    stages wrote (eqlab.warm) byte-identical."""
     work = copy_checkout(tmp_path / "repo")
     params = work / "params.yaml"
     params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
     git_snapshot(work)
-    out = run([*CACHED_DVC, "repro", *REPORTS], work)
+    with stage_server(_env()) as warm:  # warm stages here; the forced re-runs below are cold
+        out = run([*CACHED_DVC, "repro", *REPORTS], work, warm.env)
     assert ran(out) == PAPERS, out[-2000:]
     assert "Traceback" not in out
 

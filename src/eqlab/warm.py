@@ -36,7 +36,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 #: imported once by the server (what a stage spends its start-up on; measured with ``-X importtime``)
-PRELOAD: tuple[str, ...] = ("numpy", "torch", "torch.nn", "pandas", "pyarrow.parquet", "e2cnn", "tqdm.auto")
+PRELOAD: tuple[str, ...] = ("numpy", "torch", "torch.nn", "pandas", "pyarrow.parquet", "e2cnn", "tqdm.auto", "dvclive")
 #: environment variables read when those libraries are imported: a stage whose values differ runs cold
 IMPORT_ENV = re.compile(r"^(PYTHON|LD_|OMP_|GOMP_|KMP_|MKL_|OPENBLAS_|BLIS_|VECLIB_|NUMEXPR_|DNNL_|ONEDNN_|TORCH|PYTORCH_"
                         r"|CUDA|NVIDIA_|ARROW_|MALLOC_|NUMPY_|E2CNN)")
