@@ -2,7 +2,9 @@
 
 Reads only the per-run files of the runs in ``train.models`` (and, for Lenc & Vedaldi maps, in
 ``extract_features.runs``). Files of runs no longer in params are an error naming them: they would be
-hashed into ``dvc.lock`` through the folder dependencies.
+hashed into ``dvc.lock`` through the folder dependencies. ``optional.parquet`` lists the runs of the run
+sets that are not enabled (:mod:`eqlab.runsets`), with their set and metadata, so that a report can say
+which of its cells an enabled set would fill.
 """
 
 from __future__ import annotations
@@ -13,12 +15,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from eqlab import runsets
 from eqlab.cli import run_stage
 from eqlab.io import atomic_path
 from eqlab.params import section
 from eqlab.report.collect import collect, stale_outputs
+from eqlab.runs import describe, run_spec
+
+OPTIONAL_COLUMNS = ("family", "arch", "dataset", "group", "augment", "beta", "seed", "het", "upsample")
 
 log = logging.getLogger("collect")
+
+
+def optional_table(train: dict[str, Any]) -> pd.DataFrame:
+    """One row per run of a disabled run set: ``run``, ``set`` and the run's metadata (as in runs.parquet)."""
+    rows = [{"run": run, "set": name, **describe(run_spec(run, entry))}
+            for run, (name, entry) in runsets.optional_runs(train).items()]
+    return pd.DataFrame(rows, columns=["run", "set", *OPTIONAL_COLUMNS]) if not rows else pd.DataFrame(rows)
 
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
@@ -37,9 +52,11 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
         if not p.exists():
             raise FileNotFoundError(f"collect: missing {p} (run `dvc repro` for the stage that writes it)")
     results, run_table = collect(pairs, tables)
+    optional = optional_table(params.get("train") or {})
     with atomic_path(args.out) as tmp:
         tmp.mkdir()
         results.to_parquet(tmp / "results.parquet", index=False)
+        optional.to_parquet(tmp / "optional.parquet", index=False)
         run_table.to_parquet(tmp / "runs.parquet", index=False)
         run_table.to_csv(tmp / "runs.csv", index=False)
     log.info("%d runs, %d result rows → %s", len(run_table), len(results), args.out)
@@ -53,7 +70,8 @@ def cli(argv: list[str] | None = None) -> int:
                    help="folders of probes run for every run (<folder>/<run>/results.parquet)")
     p.add_argument("--feature-probes", nargs="*", default=[],
                    help="folders of probes run for the runs in extract_features.runs")
-    p.add_argument("--out", required=True, help="output folder: results.parquet, runs.parquet, runs.csv")
+    p.add_argument("--out", required=True,
+                   help="output folder: results.parquet, runs.parquet, runs.csv, optional.parquet")
     return run_stage(main, p, argv)
 
 

@@ -14,6 +14,15 @@ from eqlab.models.base import Tap, TappedModel
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def with_every_set(params: dict) -> dict:
+    """``params`` with every optional run set enabled (eqlab.runsets), as `eqlab sets enable` leaves them."""
+    from eqlab import runsets
+
+    for name in runsets.status(params["train"]):
+        runsets.enable(params["train"], name)
+    return params
+
+
 def _share_cores_between_workers() -> None:
     """Under pytest-xdist (`make test` runs ``-n auto --dist loadfile``) each worker gets its share of the cores, for
     torch in this process and, through OMP_NUM_THREADS, for the stages the tests start: two workers each

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import symmetrise
+from conftest import symmetrise, with_every_set
 from eqlab.groups import exact_elements, get_transform, group_elements
 from eqlab.metrics.equivariance import measure_equivariance
 from eqlab.models import build_model
@@ -116,7 +116,7 @@ def test_every_run_builds_at_paper_scale(root):
     prof = build(ProfileConfig, params["train"]["paper"], "train.paper")
     assert prof.width_of("resnet18") == 1.0 and prof.input_size == 64
     seen = set()
-    for run in run_specs(params["train"]["models"]).values():
+    for run in run_specs(with_every_set(params)["train"]["models"]).values():  # the optional sets' runs too
         kw = model_kwargs(run, prof.width_of(run.arch), prof.input_size)
         if run.family == "e2cnn":
             assert kw["group"] == run.group and "group_size" not in kw

@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, with_every_set
 from eqlab.params import ParamError, build, load_params
 
 
@@ -47,7 +47,7 @@ def test_build_errors_name_the_key():
 
 @pytest.fixture
 def params():
-    return load_params(ROOT / "params.yaml")
+    return with_every_set(load_params(ROOT / "params.yaml"))  # the cases name runs of the optional sets too
 
 
 def run_with(tmp_path, capsys, params, edit, name, argv):

@@ -104,6 +104,13 @@ def repo(tmp_path_factory) -> Path:
     work = copy_checkout(tmp_path_factory.mktemp("pipeline") / "repo")
     from dvc.utils.serialize import modify_yaml  # DVC's own round-trip writer: style and comments kept
 
+    from eqlab import runsets
+    from eqlab.__main__ import main as eqlab_main
+
+    # the optional run sets hold the TinyImageNet and 56×56 runs that cover the other architectures
+    assert eqlab_main(["sets", "--params", str(work / "params.yaml"), "enable",
+                       *runsets.sets_of(PARAMS["train"])]) == 0
+
     with modify_yaml(work / "params.yaml") as params:
         for name in [r for r in params["extract_features"]["runs"] if r not in PROBED]:
             del params["extract_features"]["runs"][name]

@@ -26,7 +26,7 @@ def test_every_problem_is_reported_with_its_key(params, tmp_path):
     p = copy.deepcopy(params)
     p["extract_features"]["runs"]["ien_r4"] = {"dataset": "rot_mnist", "family": "cnn", "arch": "vgg"}
     p["extract_features"]["runs"]["nosuchrun"] = {"dataset": "rot_mnist", "family": "cnn", "arch": "rotmnist6"}
-    p["train"]["models"]["tim_vgg_cnn"]["upsample"] = 2
+    p["train"]["optional"]["tim_vgg_cnn"]["upsample"] = 2  # a run set that is not enabled is checked too
     p["train"]["models"]["cnn"]["ien"] = {"augment": False, "beta": 0.1}
     p["train"]["models"]["cnn_aug"]["dataset"] = "cifar"
     p["probe_extent"]["lie_flows"] = ["rotate", "twirl"]
@@ -36,7 +36,7 @@ def test_every_problem_is_reported_with_its_key(params, tmp_path):
     expected = [
         "'extract_features.runs.ien_r4.arch' is 'vgg', but train.models.ien_r4.arch is 'rotmnist6'",
         "'extract_features.runs.nosuchrun' names run 'nosuchrun'",
-        "train.models.tim_vgg_cnn: upsample applies to arch 'rotmnist6' only",
+        "train.optional.tim_vgg_cnn: upsample applies to arch 'rotmnist6' only",
         "'train.models.cnn.ien.beta' is 0.1 with augment: false",
         "'train.models.cnn_aug.dataset' is 'cifar'; allowed values:",
         "'probe_extent.lie_flows[1]' is 'twirl'; allowed values:",

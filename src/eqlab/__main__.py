@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS: tuple[str, ...] = ("measure", "validate", "compare", "repro", "stage")
+COMMANDS: tuple[str, ...] = ("measure", "validate", "compare", "repro", "stage", "sets")
 
 
 def build_parser() -> argparse.ArgumentParser:

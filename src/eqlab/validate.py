@@ -49,6 +49,9 @@ def check_datasets(params: dict[str, Any], profile: str, raw_root: Path, problem
 
 
 def check_runs(params: dict[str, Any], profile: str, problems: list[str]) -> dict[str, Any]:
+    """The runs of ``train.models`` that check out; the specs of the optional sets
+    (``train.optional``) are checked as well."""
+    from eqlab import runsets
     from eqlab.data.registry import DATASETS
     from eqlab.models import ARCHS, model_kwargs
     from eqlab.runs import run_spec
@@ -59,17 +62,28 @@ def check_runs(params: dict[str, Any], profile: str, problems: list[str]) -> dic
     for a in prof.arch_width if prof else ():
         _attempt(problems, check_choice, f"train.{profile}.arch_width (key)", a, sorted(ARCHS))
     runs = {}
-    for name, entry in (_attempt(problems, section, params, "train.models") or {}).items():
-        run = _attempt(problems, run_spec, name, entry)
-        if run is None:
+    models = _attempt(problems, section, params, "train.models") or {}
+    optional = _attempt(problems, runsets.optional_runs, params.get("train") or {}) or {}
+    # the specs of disabled sets are checked too: `eqlab sets enable` must not uncover a bad one
+    for name, entry, where in [*((n, e, "models") for n, e in models.items()),
+                               *((n, e, "optional") for n, (_, e) in optional.items())]:
+        def problem(e: ValueError, name: str = name, where: str = where) -> None:
+            message = str(e) if f"train.models.{name}" in str(e) else f"train.models.{name}: {e}"
+            problems.append(message.replace(f"train.models.{name}", f"train.{where}.{name}"))
+
+        try:
+            run = run_spec(name, entry)
+        except ValueError as e:
+            problem(e)
             continue
-        runs[name] = run
-        _attempt(problems, check_choice, f"train.models.{name}.dataset", run.dataset, DATASETS)
-        if prof is not None:
+        if where == "models":
+            runs[name] = run
+        for check in (lambda r=run, n=name: check_choice(f"train.models.{n}.dataset", r.dataset, DATASETS),
+                      lambda r=run: prof is not None and model_kwargs(r, prof.width_of(r.arch), prof.input_size)):
             try:
-                model_kwargs(run, prof.width_of(run.arch), prof.input_size)
+                check()
             except ValueError as e:
-                problems.append(f"train.models.{name}: {e}")
+                problem(e)
     return runs
 
 
@@ -126,7 +140,8 @@ def check_stale(root: Path, runs: list[str], probed: list[str], problems: list[s
              *stale_outputs(root / "data/probes/extent", runs),
              *stale_outputs(root / "data/probes/lv_maps", probed)]
     if stale:
-        problems.append("outputs of runs no longer in params.yaml (delete them; collect refuses them): "
+        problems.append("outputs of runs no longer in train.models (delete them, or `eqlab sets disable <set>` for "
+                        "a run set's; collect refuses them): "
                         + ", ".join(p.relative_to(root).as_posix() for p in stale))
 
 

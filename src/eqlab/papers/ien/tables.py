@@ -3,6 +3,8 @@ with the published cells beside ours."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from eqlab.report.intervals import binomial_interval, half_width
@@ -90,15 +92,17 @@ def by_model(ours: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def table5_side_by_side(published: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
+def table5_side_by_side(published: pd.DataFrame, ours: pd.DataFrame, reasons: tuple = NO_RUN_REASONS
+                        ) -> pd.DataFrame:
     """Published cells beside ours: columns (``acc``, conv1…conv6) × (``paper``, ``ours``), our seed count
-    n, and a note saying why ours reads "—"; our accuracy is the mean over seeds ± the half-width of its
-    95 % t-interval (with n ≥ 2) (:func:`eqlab.report.references.gap_notes`)."""
+    n, and a note saying why ours reads "—" (the first of ``reasons`` that matches the row); our accuracy
+    is the mean over seeds ± the half-width of its 95 % t-interval (with n ≥ 2)
+    (:func:`eqlab.report.references.gap_notes`)."""
     t5 = published[published.table == "5"]
     pub = t5.pivot_table(index="row", columns="column", values="value").reindex(list(dict.fromkeys(t5.row)))
     mine = by_model(ours)
     cols = [c for c in ("acc", *LAYERS) if c in pub.columns]
-    notes = gap_notes(pub[cols], mine.reindex(index=pub.index, columns=cols), NO_RUN_REASONS)
+    notes = gap_notes(pub[cols], mine.reindex(index=pub.index, columns=cols), reasons)
     rows = []
     for label in pub.index:
         rec: dict = {"model": label}
@@ -202,6 +206,32 @@ def _cells_for(
         label = "IEN" if k == "IEN" else "CNN-aug (ours only)"
         out.append(("8", f"Scale-MNIST {size}×{size} {label}", "error", 100.0 - acc))
     return out
+
+
+def optional_reasons(optional: pd.DataFrame, published: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """Why a published row has no run of ours when a run of a disabled run set would fill it
+    (``optional``: collect's optional.parquet), as (regex on the row label, reason) for
+    :func:`eqlab.report.references.gap_notes`, ahead of :data:`NO_RUN_REASONS`."""
+    betas = paper_betas(published)
+    out: dict[str, str] = {}
+    for _, run in optional.iterrows():
+        why = f"run set {run['set']}, not trained by default (one seed): `eqlab sets enable {run['set']}`"
+        rows = [row for _, row, *_ in _cells_for(run, float("nan"), {}, None, betas)]
+        if run["dataset"] == "rot_mnist":
+            rows.append(table5_label(kind(run), float(run["beta"])))
+        for row in rows:
+            out.setdefault(f"^{re.escape(row)}$", why)
+    return tuple(out.items())
+
+
+def optional_note(optional: pd.DataFrame) -> str:
+    """One Markdown sentence on the run sets this repro did not train ("" when every set is enabled)."""
+    if optional.empty:
+        return ""
+    sets = ", ".join(f"`{name}` ({len(g)} runs)" for name, g in optional.groupby("set", sort=False))
+    return (f"Not trained in this repro: the optional run sets {sets}. They hold one seed each, so no verdict "
+            "could rest on them; the cells they would fill are marked below. `eqlab sets enable <set>`, then "
+            "`make reproduce`, adds them.")
 
 
 def ours_cells(results: pd.DataFrame, runs: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
