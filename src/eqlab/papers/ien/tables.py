@@ -215,7 +215,7 @@ def optional_reasons(optional: pd.DataFrame, published: pd.DataFrame) -> tuple[t
     betas = paper_betas(published)
     out: dict[str, str] = {}
     for _, run in optional.iterrows():
-        why = f"run set {run['set']}, not trained by default (one seed): `eqlab sets enable {run['set']}`"
+        why = f"run set {run['set']}, not trained by default (one seed): eqlab sets enable {run['set']}"
         rows = [row for _, row, *_ in _cells_for(run, float("nan"), {}, None, betas)]
         if run["dataset"] == "rot_mnist":
             rows.append(table5_label(kind(run), float(run["beta"])))
