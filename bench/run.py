@@ -236,7 +236,28 @@ def bench_lock(repeats: int) -> dict:
             "ours": ours, "baseline": base, "ratio_time": ratio}
 
 
-SECTIONS = ("train", "extract", "cost", "ridge", "lock", "flops")
+def bench_stage_start(repeats: int) -> dict:
+    """Start-up of a stage process up to its argument parsing (``python stages/probe_extent.py --help``:
+    torch, pandas, pyarrow and eqlab imported), forked from the warm server (:mod:`eqlab.warm`, as
+    ``eqlab repro`` runs stages) versus a fresh interpreter (plain ``dvc repro``)."""
+    import subprocess
+
+    from eqlab.warm import stage_server
+
+    cmd = ["stages/probe_extent.py", "--help"]
+    with stage_server(dict(os.environ)) as server:
+        def warm() -> None:
+            subprocess.run(["python", *cmd], env=server.env, check=True, capture_output=True)
+
+        def cold() -> None:
+            subprocess.run([sys.executable, *cmd], check=True, capture_output=True)
+
+        ours, base, ratio = timed_pair(warm, cold, repeats)
+    return {"figure": "stage start-up to argument parsing, warm fork vs fresh interpreter", "ours": ours,
+            "baseline": base, "ratio_time": ratio}
+
+
+SECTIONS = ("train", "extract", "cost", "ridge", "lock", "start", "flops")
 
 
 def ratio_rows(device, args: argparse.Namespace) -> list[dict]:
@@ -252,6 +273,8 @@ def ratio_rows(device, args: argparse.Namespace) -> list[dict]:
         rows.append(bench_ridge(args.repeats))
     if "lock" in args.only:
         rows.append(bench_lock(args.repeats))
+    if "start" in args.only:
+        rows.append(bench_stage_start(args.repeats))
     return rows
 
 
