@@ -405,7 +405,7 @@ def test_departures_are_measured_and_can_be_absent(root):
     d = departures(pd.concat([results, rows]), pd.concat([runs, extra]), pub).set_index("departure")
     beta1 = d.loc["Rot-MNIST: IEN β=1 accuracy minus CNN-aug's"]
     assert beta1.paper == "+0.2 points" and beta1.ours == "-15.0 points" and beta1.departs == "yes"
-    assert d.loc["Scale-MNIST: IEN error at 56×56 minus at 28×28"].departs == "not measured"
+    assert d.loc["Scale-MNIST: IEN error at 56×56 minus at 28×28"].departs.startswith("not measured")
     extra = extra.assign(test_acc=0.95)  # as accurate as CNN-aug: no departure
     d = departures(pd.concat([results, rows]), pd.concat([runs, extra]), pub).set_index("departure")
     assert d.loc["Rot-MNIST: IEN β=1 accuracy minus CNN-aug's"].departs == "no"

@@ -200,6 +200,13 @@ def test_smoke_dag_experiments_and_determinism(repo):
     (repo / NEW_TRANSFORM_MODULE).write_text('"""A new transform."""\n')
     assert "up to date" in run(["dvc", "status", "--with-deps", *TARGETS], repo)
 
+    # disabling a run set takes its runs' stages away whole: outputs, lock entries; params still check out
+    run([sys.executable, "-m", "eqlab", "sets", "disable", "scale_mnist_56"], repo)
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert not any(k.endswith("@smnist56_ien") for k in lock) and "train@cnn" in lock
+    assert not (repo / "data/models/smnist56_ien").exists() and not (repo / "reports/runs/smnist56_ien.json").exists()
+    run([sys.executable, "-m", "eqlab", "validate"], repo)
+
 
 def _temporaries(repo: Path) -> list[Path]:
     """Hidden ``.*.tmp`` entries outside ``.dvc``; folders that vanish while walked (DVC removes a stage's

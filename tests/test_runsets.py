@@ -110,3 +110,14 @@ def test_the_ien_report_marks_the_cells_a_disabled_set_would_fill():
     assert why("IEN β=0.1") is None and why("Scale-MNIST 28×28 IEN") is None  # default runs fill these
     note = tables.optional_note(optional)
     assert "`tim` (16 runs)" in note and tables.optional_note(optional.iloc[:0]) == ""
+
+
+def test_drop_lock_entries_removes_whole_stage_blocks_only():
+    from eqlab.commands.sets import drop_lock_entries
+
+    lock = ("schema: '2.0'\nstages:\n  train@a:\n    cmd: python stages/train.py a\n    deps:\n    - path: x\n"
+            "  train@b:\n    cmd: python stages/train.py b\n  collect:\n    cmd: python stages/collect.py\n")
+    kept = drop_lock_entries(lock, {"train@a"})
+    assert yaml.safe_load(kept)["stages"] == {"train@b": {"cmd": "python stages/train.py b"},
+                                              "collect": {"cmd": "python stages/collect.py"}}
+    assert drop_lock_entries(lock, set()) == lock

@@ -2,8 +2,9 @@
 
 A run set is a named group of runs in ``train.sets`` (:mod:`eqlab.runsets`). ``enable`` moves its
 runs' specs from ``train.optional`` into ``train.models``, so the next ``dvc repro`` (or ``make
-reproduce``) trains and probes them and the reports show them; ``disable`` moves them back and deletes
-their stages' outputs from the workspace (DVC's cache keeps what it cached). ``params.yaml`` is
+reproduce``) trains and probes them and the reports show them; ``disable`` moves them back, deletes
+their stages' outputs from the workspace (DVC's cache keeps what it cached) and their entries from
+``dvc.lock``. ``params.yaml`` is
 edited as text (each run's block moves with the comments above it; the
 result is checked to mean exactly the moved specs), so the change shows in ``git diff``,
 ``dvc params diff`` and ``dvc exp show``. Without arguments: every set, enabled or not, with its runs.
@@ -32,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _outputs_of(root: Path, runs: list[str]) -> list[Path]:
-    """The declared outputs of the stages of ``runs`` (``<template>@<run>``), from DVC's own reading of
+def _stages_of(root: Path, runs: list[str]) -> tuple[list[str], list[Path]]:
+    """The stages of ``runs`` (``<template>@<run>``) and their declared outputs, from DVC's own reading of
     dvc.yaml (the only place paths are written)."""
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
@@ -41,10 +42,25 @@ def _outputs_of(root: Path, runs: list[str]) -> list[Path]:
     try:
         repo = Repo(str(root))
     except NotDvcRepoError:  # params outside a DVC project: nothing of DVC's to delete
-        return []
+        return [], []
     with repo:
-        return [Path(o.fs_path) for st in repo.index.stages if st.addressing.partition("@")[2] in runs
-                for o in st.outs]
+        stages = [st for st in repo.index.stages if st.addressing.partition("@")[2] in runs]
+        return [st.addressing for st in stages], [Path(o.fs_path) for st in stages for o in st.outs]
+
+
+def drop_lock_entries(text: str, stages: set[str]) -> str:
+    """``dvc.lock`` text without the entries of ``stages`` (DVC keeps entries of stages that left
+    dvc.yaml; stale ones mislead readers and slow every lock write)."""
+    out, skip = [], False
+    for line in text.split("\n"):
+        m = re.match(r"^  (\S+):$", line)
+        if m:
+            skip = m.group(1) in stages
+        elif line and not line.startswith("   "):
+            skip = False
+        if not skip:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _remove(path: Path) -> None:
@@ -133,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
         for name in args.names:
             runsets.check_choice("set", name, sorted(state))
         if args.action == "disable":  # outputs of runs about to leave train.models (validate calls them stale)
-            outs = _outputs_of(path.resolve().parent, [r for n in args.names if state[n] for r in runsets.sets_of(train)[n]])
+            stages, outs = _stages_of(path.resolve().parent,
+                                      [r for n in args.names if state[n] for r in runsets.sets_of(train)[n]])
         params = load_params(path)
         keep = set((params.get("extract_features") or {}).get("runs") or {})
         moved = {n: (runsets.enable(params["train"], n) if args.action == "enable"
@@ -152,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "disable":
         for out in outs:
             _remove(out)
+        lock = path.resolve().parent / "dvc.lock"
+        if stages and lock.exists():
+            write_text(lock, drop_lock_entries(lock.read_text(encoding="utf-8"), set(stages)))
     for name, runs in moved.items():
         verb = "enabled" if args.action == "enable" else "disabled"
         print(f"{name}: {verb} ({len(runs)} runs moved)" if runs else f"{name}: already {verb}")
