@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from flops import FlopCount, Peak, count_flops, median_seconds
 
+from eqlab import runsets
 from eqlab.groups import group_elements
 from eqlab.models import build_model, model_kwargs
 from eqlab.params import build, check_choice, section
@@ -71,8 +72,11 @@ def step_case(
 ) -> StepCase:
     """The step of run ``run`` under ``train.<profile>`` and ``train.optim`` (``width`` and ``batch``
     override the profile's width and the optimiser's batch size)."""
-    runs = section(params, "train.models")
-    spec = run_spec(run, runs[check_choice("train.models (bench run)", run, sorted(runs))])
+    # the runs of train.models and of the optional sets (eqlab.runsets): the bench times architectures,
+    # whichever runs this repro trains
+    runs = {**section(params, "train.models"),
+            **{r: spec for r, (_, spec) in runsets.optional_runs(params.get("train") or {}).items()}}
+    spec = run_spec(run, runs[check_choice("train.models or train.optional (bench run)", run, sorted(runs))])
     if spec.family != "cnn":
         raise ValueError(f"run {run!r} is family {spec.family!r}; the step bench times family 'cnn' runs")
     if spec.dataset not in DATASET_SHAPES:

@@ -117,6 +117,9 @@ def repo(tmp_path_factory) -> Path:
             (work / f"reports/metrics/probes/lv_maps/{name}.json").unlink(True)
         for name in [r for r in params["train"]["models"] if r not in RUNS]:
             del params["train"]["models"][name]
+            for members in params["train"]["sets"].values():  # a set lists only runs that exist
+                if name in members:
+                    members.remove(name)
             for out in (f"reports/metrics/train/{name}.json", f"reports/runs/{name}.json", f"reports/curves/{name}",
                         f"reports/metrics/probes/extent/{name}.json"):  # committed outputs of the removed runs
                 shutil.rmtree(work / out, ignore_errors=True) if (work / out).is_dir() else (work / out).unlink(True)
