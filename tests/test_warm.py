@@ -36,8 +36,8 @@ print(hashlib.sha256(c.tobytes() + y.detach().numpy().tobytes() + open("out.parq
 
 SLEEPER = """\
 import os, time
-print(os.getpid(), flush=True)
 try:
+    print(os.getpid(), flush=True)  # inside the try: a signal right after this line still runs the finally
     time.sleep(60)
 finally:
     open("cleaned", "w").close()
