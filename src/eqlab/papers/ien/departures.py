@@ -35,7 +35,7 @@ class Departure:
 
     def row(self) -> dict:
         fmt = "{:+.1f} " + self.unit
-        verdict = {None: "not measured (no run of ours: see the optional run sets at the top)", True: "yes",
+        verdict = {None: "not measured (optional run set)", True: "yes",
                    False: "no"}[self.departs]
         ours = "—" if self.departs is None else fmt.format(self.ours)
         return dict(zip(COLUMNS, (self.what, fmt.format(self.paper), ours, verdict, self.cause), strict=True))
