@@ -33,7 +33,7 @@ def optional_table(train: dict[str, Any]) -> pd.DataFrame:
     """One row per run of a disabled run set: ``run``, ``set`` and the run's metadata (as in runs.parquet)."""
     rows = [{"run": run, "set": name, **describe(run_spec(run, entry))}
             for run, (name, entry) in runsets.optional_runs(train).items()]
-    return pd.DataFrame(rows, columns=["run", "set", *OPTIONAL_COLUMNS]) if not rows else pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["run", "set", *OPTIONAL_COLUMNS])
 
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:

@@ -166,8 +166,10 @@ def install() -> Callable[[], None] | None:
 
 def _warm_peak_kib() -> int:
     """The largest resident set of the stages the warm server (:mod:`eqlab.warm`) ran, 0 without one."""
+    from eqlab.warm import PEAK_ENV
+
     try:
-        with open(os.environ["EQLAB_WARM_PEAK"], encoding="utf-8") as f:
+        with open(os.environ[PEAK_ENV], encoding="utf-8") as f:
             return int(f.read())
     except (KeyError, OSError, ValueError):
         return 0
