@@ -47,7 +47,6 @@ def write(out: Path, df: pd.DataFrame, interp: pd.DataFrame) -> None:
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     cfg = config_from_params(params)
-    torch.set_num_threads(1)  # the networks are tiny: a second thread only adds contention
     torch.use_deterministic_algorithms(True)
     df, interp = irevnet_experiment(cfg)
     write(Path(args.out), df, interp)

@@ -41,7 +41,6 @@ def summarise(maps: pd.DataFrame) -> dict[str, float]:
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     _, _, nets = configs(params)
     cfg = build(MapsConfig, section(params, "lenc_vedaldi_nets.probe"), "lenc_vedaldi_nets.probe")
-    torch.set_num_threads(1)  # 2 threads on a shared 2-core machine ran 15x slower
     maps, inv = [], []
     for net_id, net in nets.items():
         model_dir = Path(args.models) / net_id

@@ -37,7 +37,6 @@ def summarise(df: pd.DataFrame) -> dict[str, float]:
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     cfg = config_from_params(params)
-    torch.set_num_threads(1)  # the networks are tiny: a second thread only adds contention
     torch.use_deterministic_algorithms(True)
     digits = embedded_digits()
     df = rfnn_experiment(cfg, digits.images, digits.labels)

@@ -28,7 +28,6 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     if args.net not in nets:
         raise ValueError(f"unknown net {args.net!r}; lenc_vedaldi_nets.nets has {sorted(nets)}")
     net = nets[args.net]
-    torch.set_num_threads(1)  # 2 threads on a shared 2-core machine ran 15x slower
     x, y = load_split(args.data, "train", net.label_set)
     model, history = train_net(net, train_cfg, x, y, int(y.max()) + 1)
     xt, yt = load_split(args.data, "test", net.label_set)

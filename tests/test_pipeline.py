@@ -5,7 +5,7 @@ beside this one.
 
 Checks, in one copy (the runs are the expensive part): the profile switch runs every stage; a second
 `dvc repro` runs nothing; forced re-runs give byte-identical outputs (dvc.lock unchanged); one
-`dvc exp run -S train.models.<run>.<key>=…` re-runs exactly that run's chain (train, its extent probe,
+`dvc exp run -S train.models.<run>.<key>=…` makes exactly that run's chain stale (train, its extent probe,
 and features and Lenc & Vedaldi maps when the run is listed in extract_features.runs); `dvc params diff`
 and `dvc exp show` show the change; adding a model module and a transform module reruns nothing.
 """
@@ -137,9 +137,10 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert "no remote" in (pull.stdout + pull.stderr).lower(), pull.stdout + pull.stderr
 
     original = (repo / "params.yaml").read_text().splitlines()
-    with stage_server(_env()) as warm:  # stages forked from a warm server, as `eqlab repro` runs them
-        out = run([*CACHED_DVC, "exp", "run", "-S", "profile=smoke", *TARGETS], repo, warm.env)
+    with stage_server(_env()) as warm:  # stages forked from a warm server, two at a time, as `eqlab repro` runs them
+        out = run([*CACHED_DVC, "exp", "run", "-S", "profile=smoke", *TARGETS], repo, {**warm.env, "EQLAB_JOBS": "2"})
     assert ran(out) == ALL, out[-2000:]
+    assert "[train@cnn] " in out  # eqlab.dvc_jobs ran it: each line of a stage carries its name
     # progress is visible through DVC (training steps, extent batches, notebook cells), and nothing
     # alarming that is not a problem: no kernel-over-TCP, missing-alt-text or e2cnn indexing warnings
     assert all(bar in out for bar in ("train: 100%", "extent r4: ", "Executing: 100%")), out[-3000:]
@@ -179,9 +180,12 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert (repo / "dvc.lock").read_bytes() == lock
     assert "up to date" in run(["dvc", "status", "--with-deps", *TARGETS], repo)
 
-    out = run([*CACHED_DVC, "exp", "run", "-S", "train.models.ien_r4_b01.ien.beta=0.5", *TARGETS], repo)
-    assert ran(out) == {"train@ien_r4_b01", "probe_extent@ien_r4_b01", "extract_features@ien_r4_b01",
-                        "probe_lv_maps@ien_r4_b01", "collect", "report@ien"}
+    # one run's param: its chain and nothing else is stale (the first two stages run, to fill `exp show`)
+    key = "train.models.ien_r4_b01.ien.beta"
+    out = run([*CACHED_DVC, "exp", "run", "-S", f"{key}=0.5", "probe_extent@ien_r4_b01"], repo)
+    assert ran(out) == {"train@ien_r4_b01", "probe_extent@ien_r4_b01"}
+    stale = json.loads(run(["dvc", "status", "--json", "--with-deps", *TARGETS], repo))
+    assert set(stale) == {"extract_features@ien_r4_b01", "probe_lv_maps@ien_r4_b01", "collect", "report@ien"}, stale
     assert json.loads((repo / "reports/runs/ien_r4_b01.json").read_text())["beta"] == 0.5
     diff = run(["dvc", "params", "diff", "--md"], repo)
     assert "train.models.ien_r4_b01.ien.beta" in diff and "profile" in diff
@@ -195,6 +199,10 @@ def test_smoke_dag_experiments_and_determinism(repo):
     assert all(c in rows[0] for c in ("Experiment", "ien.beta", "train/ien_r4_b01.json:test_acc",
                                       "extent/ien_r4_b01.json:rel_mean")), rows[0]
     assert any("| 0.5 " in r for r in rows[2:]) and any("| 0.1 " in r for r in rows[2:]), glance
+    # back to β = 0.1: the training runs again (its committed curves keep it out of DVC's run cache), the
+    # probe comes from the run cache, and the lock is the one before, byte for byte
+    out = run([*CACHED_DVC, "exp", "run", "-S", f"{key}=0.1", "probe_extent@ien_r4_b01"], repo)
+    assert ran(out) <= {"train@ien_r4_b01"} and (repo / "dvc.lock").read_bytes() == lock, out[-2000:]
 
     # narrow code dependencies: a new architecture module and a new transform module rerun nothing (the
     # paper stages' code deps are checked file by file in tests/test_stage_deps.py)

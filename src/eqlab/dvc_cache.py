@@ -17,7 +17,8 @@ this process only, the three places DVC parses YAML:
   read with the safe parser (not round-trip, ~6x faster) only when the text has no comment and the
   safe data dumps back to exactly that text; otherwise it is read and dumped as DVC does.
 
-Nothing else changes: same arguments, same output, same exit status. The patch is applied only to
+Nothing else changes: same arguments, same output, same exit status. With ``EQLAB_JOBS=N`` (N > 1)
+it also runs up to N stages at once (:mod:`eqlab.dvc_jobs`). The patch is applied only to
 the DVC release it was tested with (:data:`TESTED_DVC`); any other release runs unpatched. With
 ``EQLAB_PEAK_MEMORY=<file>`` it also records the peak resident memory of the stages it runs.
 """
@@ -213,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     if os.environ.get("EQLAB_PEAK_MEMORY"):
         record_peak_memory(os.environ["EQLAB_PEAK_MEMORY"])
+    from eqlab import dvc_jobs
+
+    if dvc_jobs.install(int(os.environ.get(dvc_jobs.JOBS_ENV) or 1)) and os.environ.get(dvc_jobs.TIMES_ENV):
+        import atexit
+
+        atexit.register(dvc_jobs.write_times, os.environ[dvc_jobs.TIMES_ENV])
     from dvc.cli import main as dvc_main
 
     return dvc_main(sys.argv[1:] if argv is None else argv)

@@ -148,6 +148,7 @@ def check_stale(root: Path, runs: list[str], probed: list[str], problems: list[s
 def validate(params: dict[str, Any], root: Path = Path(".")) -> list[str]:
     """Every problem in ``params``, in ``root/data/raw`` and stale outputs under ``root``, one line
     each; empty when all is well."""
+    from eqlab.cli import threads_of
     from eqlab.train.device import device_from_params
 
     problems: list[str] = []
@@ -155,6 +156,7 @@ def validate(params: dict[str, Any], root: Path = Path(".")) -> list[str]:
     if profile is None:
         return problems
     _attempt(problems, device_from_params, params)
+    _attempt(problems, threads_of, params)
     check_datasets(params, profile, root / "data" / "raw", problems)
     runs = check_runs(params, profile, problems)
     check_probes(params, profile, runs, problems)

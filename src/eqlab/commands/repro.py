@@ -75,6 +75,9 @@ def summary(times: list[StageTime], total: float, memory: dict | None = None) ->
     for name, secs in sorted(per.items(), key=lambda kv: -sum(kv[1])):
         lines.append(f"| {name} | {len(secs)} | {sum(secs):.1f} | {sum(secs) / len(secs):.1f} |")
     lines += ["", f"{len(times)} stages ran in {total:.1f} s ({total / 60:.1f} min) of wall time."]
+    busy = sum(t.seconds for t in times)
+    if busy > 1.05 * total:  # eqlab.dvc_jobs ran stages side by side
+        lines[-1] += f" They overlapped: {busy:.1f} s of stage time, {busy / max(total, 1e-9):.2f} stages at a time on average."
     if memory and memory.get("stage"):
         lines.append(f"Peak memory of a stage: {memory['peak_stage_rss_mib']:,.0f} MiB resident ({memory['stage']}).")
     return "\n".join(lines) + "\n"
@@ -94,10 +97,30 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"where the table goes, without suffix (.md and .json; default: {DEFAULT_OUT})")
+    p.add_argument("-j", "--jobs", type=_jobs, default=_jobs("auto"),
+                   help="stages run at once, each single-threaded (eqlab.dvc_jobs); 'auto' = the number of "
+                        "cores (default), 1 = one after another, as plain dvc repro")
     p.add_argument("--cold", action="store_true",
                    help="start every stage in a fresh interpreter (no warm stage server; as plain dvc repro)")
     p.add_argument("dvc_args", nargs=argparse.REMAINDER, help="arguments for dvc repro (after --)")
     return p
+
+
+def _jobs(text: str) -> int:
+    if text == "auto":
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a positive integer or 'auto', not {text!r}")
+    return n
+
+
+def stage_times(records: list[dict]) -> list[StageTime]:
+    """Stage wall times from :mod:`eqlab.dvc_jobs`' records (start and end of each stage), in start order."""
+    return [StageTime(r["stage"], r["end"] - r["start"]) for r in sorted(records, key=lambda r: r["start"])]
 
 
 def _read_memory(path: Path) -> dict | None:
@@ -121,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "eqlab.dvc_cache", "repro", *dvc_args]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         env["EQLAB_PEAK_MEMORY"] = str(Path(tmp) / "memory.json")
+        env["EQLAB_JOBS"] = str(args.jobs)
+        env["EQLAB_STAGE_TIMES"] = str(Path(tmp) / "times.json")
         server = None
         if not args.cold:
             from eqlab.warm import PEAK_ENV, stage_server
@@ -139,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
         times, total = time_stages(proc.stdout, time.perf_counter, echo)
         rc = proc.wait()
         memory = _read_memory(Path(env["EQLAB_PEAK_MEMORY"]))
+        records = _read_memory(Path(env["EQLAB_STAGE_TIMES"]))
+    if records:  # stages ran side by side: their own start and end, not the gaps between DVC's lines
+        times = stage_times(records)
     table = summary(times, total, memory)
     print("\nWall time per stage (eqlab repro):\n" + table, end="")
     write_summary(times, total, args.out, memory)
