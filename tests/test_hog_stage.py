@@ -109,7 +109,9 @@ def test_claims_on_the_stage_output(tiny):
     assert got["1c"].verdict == HOLDS, got["1c"].evidence
     assert got["1g"].verdict == OPEN and "bench/hog_fit.py" in got["1g"].evidence
     cnn = [c for c in lv_claims.all_claims(df) if c.evidence == lv_claims.CNN_MISSING]
-    assert {c.id for c in cnn} == {"2", "3", "4", "5", "6"} and all(c.verdict == OPEN for c in cnn)
+    assert {c.id for c in cnn} == {"2", "3", "4", "5"} and all(c.verdict == OPEN for c in cnn)
+    six = [c for c in lv_claims.all_claims(df) if c.id == "6"]  # no stitching table either
+    assert len(six) == 1 and six[0].verdict == OPEN and "probe_lv_stitch" in six[0].evidence
 
 
 # ---------------------------------------------------------------- claims decide both ways

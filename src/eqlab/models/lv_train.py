@@ -148,7 +148,7 @@ def train_net(
 
 
 SECTION = "lenc_vedaldi_nets"
-KEYS = ("data_seed", "train", "nets", "probe", "small", "paper", "smoke")
+KEYS = ("data_seed", "train", "nets", "probe", "stitch", "small", "paper", "smoke")
 
 
 def configs(params: dict) -> tuple[DataConfig, TrainConfig, dict[str, NetConfig]]:
