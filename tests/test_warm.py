@@ -146,3 +146,17 @@ def test_signals_reach_the_stage_and_its_status_is_the_shims(work, server, sig):
         time.sleep(0.05)
     assert not Path(f"/proc/{child}").exists()
     assert (work / "cleaned").exists() == (sig == signal.SIGINT)
+
+
+def test_two_stages_run_side_by_side_and_the_peak_is_the_larger(work, server):
+    """Each shim gets its own handler (eqlab repro -j): two 1.5 s stages overlap instead of queueing, and
+    the shared peak file keeps the larger resident set of the two."""
+    (work / "stages/nap.py").write_text(
+        "import json, sys, time\nt0 = time.time()\nb = bytearray(int(sys.argv[2]) * 2**20)\nb[::4096] = b'x' * "
+        "len(b[::4096])\ntime.sleep(1.5)\nopen(sys.argv[1], 'w').write(json.dumps([t0, time.time()]))\n")
+    procs = [subprocess.Popen(["python", "stages/nap.py", f"t{i}.json", str(mib)], cwd=work, env=server)
+             for i, mib in enumerate((40, 200))]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    (a0, a1), (b0, b1) = (json.loads((work / f"t{i}.json").read_text()) for i in range(2))
+    assert max(a0, b0) < min(a1, b1), "the second stage waited for the first"
+    assert int(Path(server[PEAK_ENV]).read_text()) > 200 * 1024

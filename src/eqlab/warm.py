@@ -219,6 +219,22 @@ def _signal_group(pid: int, signum: int) -> None:
             os.kill(pid, signum)
 
 
+def _raise_peak(peak_file: str, kib: int) -> None:
+    """Raise the peak in ``peak_file`` to ``kib`` (handlers of stages that run side by side share it)."""
+    import fcntl
+
+    with open(peak_file + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(peak_file, encoding="utf-8") as f:
+                kib = max(kib, int(f.read() or 0))
+        except (OSError, ValueError):
+            pass
+        with open(peak_file + ".tmp", "w", encoding="utf-8") as f:
+            f.write(str(kib))
+        os.replace(peak_file + ".tmp", peak_file)
+
+
 def _serve_one(conn: socket.socket, server_env: dict[str, str], peak: list[int], peak_file: str | None) -> None:
     request, fds = _recv(conn, maxfds=3)
     if len(fds) != 3 or import_env(request["env"]) != server_env:
@@ -250,17 +266,23 @@ def _serve_one(conn: socket.socket, server_env: dict[str, str], peak: list[int],
         os.close(pidfd)
     peak[0] = max(peak[0], usage.ru_maxrss)
     if peak_file:
-        with open(peak_file + ".tmp", "w", encoding="utf-8") as f:
-            f.write(str(peak[0]))
-        os.replace(peak_file + ".tmp", peak_file)
+        _raise_peak(peak_file, peak[0])
     reply = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.WEXITSTATUS(status)}
     with contextlib.suppress(OSError):
         _send(conn, reply)
 
 
+def _reap() -> None:
+    """Collect the handlers that have finished (no zombies)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
 def serve(fd: int, parent: int) -> int:
-    """Preload :data:`PRELOAD`, then serve the shims that connect to the listening UNIX socket ``fd``
-    one at a time, until the process ``parent`` is gone or SIGTERM arrives."""
+    """Preload :data:`PRELOAD`, then serve the shims that connect to the listening UNIX socket ``fd``,
+    each in a handler process forked from this one (which forks the stage, waits for it and reports its
+    status), until the process ``parent`` is gone or SIGTERM arrives."""
     import importlib
     import threading
 
@@ -279,16 +301,25 @@ def serve(fd: int, parent: int) -> int:
         peak_file = os.environ.get(PEAK_ENV)
         listener.settimeout(1.0)
         while os.getppid() == parent:
+            _reap()
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
             conn.settimeout(None)
-            with conn:
-                try:
+            if os.fork():  # a handler process per shim, so stages run side by side (eqlab repro -j)
+                conn.close()
+                continue
+            listener.close()
+            code = 0
+            try:
+                with conn:
                     _serve_one(conn, server_env, peak, peak_file)
-                except (ConnectionError, OSError, ValueError) as e:
-                    print(f"eqlab.warm: a request failed ({e}); the shim runs it cold", file=sys.stderr)
+            except (ConnectionError, OSError, ValueError) as e:
+                print(f"eqlab.warm: a request failed ({e}); the shim runs it cold", file=sys.stderr)
+                code = 1
+            finally:
+                os._exit(code)
         return 0
     finally:
         listener.close()
