@@ -105,3 +105,11 @@ def test_dvc_lock_holds_only_stages_of_dvc_yaml(root):
                               check=True).stdout.split())
     locked = set(yaml.safe_load((root / "dvc.lock").read_text())["stages"])
     assert live and not (locked - live), sorted(locked - live)
+
+
+def test_every_stage_declares_the_thread_count_it_runs_with():
+    """eqlab.cli.run_stage sets every stage's CPU threads from the top-level ``threads`` param, and results
+    depend on it: each stage must list it, or a change would not rerun it."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    missing = [name for name, st in stages.items() if "threads" not in (st.get("do", st).get("params") or [])]
+    assert not missing, f"stages without the 'threads' param: {missing}"
