@@ -170,3 +170,14 @@ def test_stitching_claims_are_open_without_a_table_or_with_one_seed():
     got = stitching.claims(one)
     assert all(c.verdict == OPEN for c in got if c.id in ("6a", "6b", "6c", "6e"))
     assert np.isfinite(stitching.baseline(one, "n"))
+
+
+def test_the_fit_subset_keeps_every_class_of_a_class_sorted_split():
+    from eqlab.probes.subsets import spread
+
+    y = torch.arange(8).repeat_interleave(100)  # sorted by class, as lv_data stores a split
+    x = torch.arange(800.0)
+    xs, ys = spread(x, y, 400)
+    assert len(ys) == 400 and torch.bincount(ys).tolist() == [50] * 8
+    assert torch.equal(xs, x[torch.linspace(0, 799, 400).round().long()])
+    assert spread(x, y, 900)[1] is y

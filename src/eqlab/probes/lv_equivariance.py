@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from eqlab.groups import Transform, get_transform
 from eqlab.models.lv_nets import IMAGE, ANetSmall, tap_grid
 from eqlab.probes.ridge import ridge_path
+from eqlab.probes.subsets import spread
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,10 @@ class Split:
 
 
 def probe_net(model: ANetSmall, fit: Split, val: Split, test: Split, cfg: MapsConfig) -> tuple[list[dict], list[dict]]:
-    """All maps of one network: (map rows, invariant-channel rows). ``fit`` is cut to ``cfg.fit_images``."""
+    """All maps of one network: (map rows, invariant-channel rows). ``fit`` is cut to ``cfg.fit_images``
+    images spread over its classes (:func:`eqlab.probes.subsets.spread`)."""
     rng = np.random.default_rng(cfg.seed)
-    fit = Split(fit.x[: cfg.fit_images], fit.y[: cfg.fit_images])
+    fit = Split(*spread(fit.x, fit.y, cfg.fit_images))
     splits = {"fit": fit, "val": val, "test": test}
     phi = {s: all_taps(model, d.x, cfg.layers) for s, d in splits.items()}
     base = wrong(model, cfg.layers[0], phi["test"][cfg.layers[0]], test.y)

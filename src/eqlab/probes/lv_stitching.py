@@ -6,8 +6,8 @@ of :class:`~eqlab.models.lv_nets.ANetSmall`), a resampling R to the spatial size
 (nearest-neighbour when it shrinks, bilinear when it enlarges: the paper's choice), a learned 1×1
 convolution E with bias (Xavier-initialised, as in the paper, even between identical layers), and B's
 frozen tail after ``tap_b`` in eval mode (BatchNorm-free here, but the rule holds). E is trained on B's
-task — the first ``fit_images`` of B's training images, cross-entropy through the tail (Adam, a fixed
-number of epochs) — and scored on all of B's test images. Each pair is stitched with several seeds of E (the paper: three; mean ± std).
+task — ``fit_images`` of B's training images spread over its classes, cross-entropy through the tail
+(Adam, a fixed number of epochs) — and scored on all of B's test images. Each pair is stitched with several seeds of E (the paper: three; mean ± std).
 
 Two references per pair: ``untrained`` (E at its Xavier initialisation: the paper's "no learning",
 ~100 % error) and ``identity`` (E = I, only where the channel counts and sizes agree: the paper's
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eqlab.models.lv_nets import ANetSmall
+from eqlab.probes.subsets import spread
 
 CONV_TAPS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 
@@ -134,7 +135,7 @@ def stitch_pair(pair: Pair, models: dict[str, ANetSmall],
     (train x, train y, test x, test y); A's head reads B's images (B's task)."""
     a, b = frozen(models[pair.net_a]), frozen(models[pair.net_b])
     x_tr, y_tr, x_te, y_te = data[pair.net_b]
-    x_tr, y_tr = x_tr[: cfg.fit_images], y_tr[: cfg.fit_images]
+    x_tr, y_tr = spread(x_tr, y_tr, cfg.fit_images)
     size = tuple(features(b, pair.tap_b, x_te[:1]).shape[-2:])
     h_tr = resample(features(a, pair.tap_a, x_tr), size)
     h_te = resample(features(a, pair.tap_a, x_te), size)
