@@ -138,7 +138,7 @@ def _table(gap, base: float = 0.4, nets_gap=None) -> pd.DataFrame:
                              method="stitched", seed=s, top1_error=0.3 + (nets_gap or (lambda t, s: 0.0))(t, s)))
         rows.append(dict(kind="nets", net_a="n", tap_a=t, net_b="m", tap_b=t, size_a=SIZES[t], size_b=SIZES[t],
                          method="baseline", seed=-1, top1_error=0.3))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(n_train=400, steps=75)
 
 
 def _verdicts(df: pd.DataFrame) -> dict[str, str]:
@@ -161,6 +161,10 @@ def test_stitching_claims_hold_on_the_papers_pattern_and_fail_on_its_opposite():
 
     got = _verdicts(_table(opposite, nets_gap=lambda t, s: 0.3 - 0.1 * depth[t] + jitter[s]))
     assert got["6a"] == FAILS and got["6b"] == FAILS and got["6c"] == FAILS and got["6e"] == FAILS
+    # the report says where the self-stitches depart from the paper, with the numbers
+    text = stitching.departure(_table(opposite))
+    assert "Departure from the paper" in text and "+20.0 points at conv1" in text and "75 Adam steps on 400" in text
+    assert "within 5 points" in stitching.departure(_table(paper))
 
 
 def test_stitching_claims_are_open_without_a_table_or_with_one_seed():

@@ -146,7 +146,8 @@ def stitch_pair(pair: Pair, models: dict[str, ANetSmall],
 
     size_a = int(features(a, pair.tap_a, x_te[:1]).shape[-1])
     ids = dict(kind=pair.kind, net_a=pair.net_a, tap_a=pair.tap_a, net_b=pair.net_b, tap_b=pair.tap_b,
-               size_a=size_a, size_b=int(size[-1]), n_test=len(y_te), n_train=len(y_tr))
+               size_a=size_a, size_b=int(size[-1]), n_test=len(y_te), n_train=len(y_tr),
+               steps=cfg.epochs * -(-len(y_tr) // cfg.batch_size))
     rows = []
     for seed in cfg.seeds:
         torch.manual_seed(seed)
