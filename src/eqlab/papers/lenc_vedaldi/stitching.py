@@ -73,7 +73,9 @@ def heatmap(df: pd.DataFrame, title: str = ""):
     im = ax.imshow(m.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
     for i in range(len(order)):
         for j in range(len(order)):
-            ax.text(j, i, f"{m.iat[i, j]:+.1f}", ha="center", va="center", fontsize=9)
+            v = m.iat[i, j]
+            ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=9,
+                    color="white" if abs(v) > 0.6 * lim else "black")  # legible on the dark cells
     ax.set_xticks(range(len(order)), order)
     ax.set_yticks(range(len(order)), order)
     ax.set_xlabel("tail of the net from (B)")
