@@ -52,7 +52,7 @@ def test_paper_stages_run_render_and_rerun_to_the_same_bytes(tmp_path):
     params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
     git_snapshot(work)
     with stage_server(_env()) as warm:  # warm stages here; the forced re-runs below are cold
-        out = run([*CACHED_DVC, "repro", *REPORTS], work, {**warm.env, "EQLAB_JOBS": "2"})  # two at a time
+        out = run([*CACHED_DVC, "repro", *REPORTS], work, warm.env)
     assert ran(out) == PAPERS, out[-2000:]
     assert "Traceback" not in out
 
