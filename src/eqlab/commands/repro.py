@@ -123,7 +123,7 @@ def stage_times(records: list[dict]) -> list[StageTime]:
     return [StageTime(r["stage"], r["end"] - r["start"]) for r in sorted(records, key=lambda r: r["start"])]
 
 
-def _read_memory(path: Path) -> dict | None:
+def _read_json(path: Path) -> dict | list | None:
     import json
 
     try:
@@ -163,8 +163,8 @@ def run(args: argparse.Namespace) -> int:
         assert proc.stdout is not None
         times, total = time_stages(proc.stdout, time.perf_counter, echo)
         rc = proc.wait()
-        memory = _read_memory(Path(env["EQLAB_PEAK_MEMORY"]))
-        records = _read_memory(Path(env["EQLAB_STAGE_TIMES"]))
+        memory = _read_json(Path(env["EQLAB_PEAK_MEMORY"]))
+        records = _read_json(Path(env["EQLAB_STAGE_TIMES"]))
     if records:  # stages ran side by side: their own start and end, not the gaps between DVC's lines
         times = stage_times(records)
     table = summary(times, total, memory)
