@@ -113,3 +113,13 @@ def test_every_stage_declares_the_thread_count_it_runs_with():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     missing = [name for name, st in stages.items() if "threads" not in (st.get("do", st).get("params") or [])]
     assert not missing, f"stages without the 'threads' param: {missing}"
+
+
+def test_a_bad_thread_count_names_the_key():
+    from eqlab.cli import threads_of
+    from eqlab.params import ParamError
+
+    assert threads_of({}) == 1 and threads_of({"threads": 4}) == 4
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ParamError, match="params key 'threads'"):
+            threads_of({"threads": bad})
