@@ -45,7 +45,7 @@ validate: setup
 
 test: setup
 	$(BIN)/ruff check src stages tests bench
-	$(RUN) $(BIN)/python -m pytest -n auto --dist loadfile
+	$(RUN) $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 bench: setup
 	$(RUN) $(BIN)/python bench/run.py --out reports/bench

@@ -83,5 +83,7 @@ __all__ = ["ROOT", "SymmetricNet", "assert_close", "group_pool", "math", "symmet
 def pytest_collection_modifyitems(config, items) -> None:
     """The two smoke-DAG modules (minutes each; a module's tests share one copy of the repository, in
     order) are handed out first, one to each worker under pytest-xdist (``--dist loadfile``: a module's
-    tests stay on one worker, in order); the rest of the suite fills in beside them."""
+    tests stay on one worker, in order); the rest of the suite fills in beside them. `make test` passes
+    ``--no-loadscope-reorder``: xdist's default hands out the modules with the most tests first, which
+    started test_pipeline.py (5 tests, ~5 min) a minute late and left the other worker idle at the end."""
     items.sort(key=lambda item: item.path.name not in ("test_pipeline.py", "test_pipeline_papers.py"))
