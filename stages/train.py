@@ -30,7 +30,7 @@ from eqlab.params import ParamError, build, check_choice, profile_of, section
 from eqlab.runs import describe as describe_run
 from eqlab.runs import run_spec
 from eqlab.train import distributed
-from eqlab.train.config import DistributedConfig, OptimConfig, ProfileConfig
+from eqlab.train.config import ComputeConfig, DistributedConfig, OptimConfig, ProfileConfig
 from eqlab.train.device import describe, device_from_params, make_deterministic
 from eqlab.train.loop import TrainSpec, accuracy, train
 
@@ -51,6 +51,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     except ValueError as e:
         raise ParamError(f"train.models.{args.run}: {e}") from e
     dcfg = build(DistributedConfig, section(params, "train.distributed"), "train.distributed")
+    compute = build(ComputeConfig, section(params, "train.compute"), "train.compute")
     device = device_from_params(params)
     try:
         distributed.backend_for(dcfg.backend, device)
@@ -79,7 +80,8 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
         raise ParamError(f"train.models.{args.run}: {e}") from e
     elements = group_elements(run.group or "r1")
     spec = TrainSpec(prof.cycle_epochs, prof.tail_epochs, optim.batch_size, optim.lr_min, optim.lr_max,
-                     optim.rise, optim.weight_decay, run.augment, run.beta, run.seed)
+                     optim.rise, optim.weight_decay, run.augment, run.beta, run.seed, compute.precision,
+                     compute.channels_last)
 
     if not world.main:  # a torchrun worker other than rank 0 trains its shards and writes nothing
         train(model, spec, x_tr, y_tr, x_va, y_va, elements, world=world)
@@ -106,6 +108,9 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     card = {"run": args.run, "profile": profile, **meta, "width": arch_kwargs["width"],
             "channels": [t.channels for t in model.taps], "epochs": len(history), "n_train": len(y_tr),
             "n_test": len(y_te), "device": describe(device), "processes": world.size,
+            # train.compute where it departs from the default (fp32, NCHW): the committed cards stay as they were
+            **{k: v for k, v in (("precision", compute.precision), ("channels_last", compute.channels_last))
+               if v != getattr(ComputeConfig, k)},
             "versions": library_versions()}
     with atomic_path(args.model_dir) as tmp:
         tmp.mkdir()

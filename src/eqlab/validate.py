@@ -24,7 +24,8 @@ def _attempt(problems: list[str], check: Callable[..., Any], *args: Any) -> Any:
     try:
         return check(*args)
     except (ParamError, RawDataError, ValueError, KeyError) as e:
-        problems.append(str(e).strip("'\""))
+        # a KeyError's str() quotes its message; other messages may end in a quote of their own
+        problems.append(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
         return None
 
 
@@ -55,9 +56,11 @@ def check_runs(params: dict[str, Any], profile: str, problems: list[str]) -> dic
     from eqlab.data.registry import DATASETS
     from eqlab.models import ARCHS, model_kwargs
     from eqlab.runs import run_spec
-    from eqlab.train.config import OptimConfig, ProfileConfig
+    from eqlab.train.config import ComputeConfig, DistributedConfig, OptimConfig, ProfileConfig
 
-    _attempt(problems, _section, params, OptimConfig, "train.optim")
+    for cls, key in ((OptimConfig, "train.optim"), (DistributedConfig, "train.distributed"),
+                     (ComputeConfig, "train.compute")):
+        _attempt(problems, _section, params, cls, key)
     prof = _attempt(problems, _section, params, ProfileConfig, f"train.{profile}")
     for a in prof.arch_width if prof else ():
         _attempt(problems, check_choice, f"train.{profile}.arch_width (key)", a, sorted(ARCHS))

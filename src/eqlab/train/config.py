@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,14 @@ class DistributedConfig:
 
     nproc: int = field(default=1, metadata={"min": 1})  # 1: one process, no torchrun
     backend: str = "auto"  # auto (nccl on CUDA, gloo on CPU) | gloo | nccl
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """``train.compute``: how the training step computes (:func:`eqlab.train.loop.train`). ``bf16``
+    autocasts the forward pass and the losses to bfloat16 (weights, Adam and evaluation stay float32);
+    ``channels_last`` stores activations and conv weights NHWC. Both are for GPUs (tensor cores, cuDNN's
+    NHWC kernels); both change the rounding, so results match float32 / NCHW within tolerance only."""
+
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False

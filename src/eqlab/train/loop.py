@@ -5,6 +5,11 @@ Each step takes a batch x (B images); with ``augment`` the batch also carries it
 equivariance loss β·Σ_layers Σ_g MSE(g⁻¹·ĥ(g·x), ĥ(x)) on group-pooled taps is added (IEN);
 CNN-aug is the same run with β = 0, CNN trains on x alone.
 
+``precision="bf16"`` runs the forward pass and the losses under bfloat16 autocast (the backward follows
+it; weights, Adam's state and the validation accuracy stay float32); ``channels_last`` trains in NHWC
+memory format and gives the model back in the default format. The epoch's logged means are summed on the
+device, so a GPU step waits for nothing on the host; the sums are those of the float32 values, in float64.
+
 With several processes (:mod:`eqlab.train.distributed`) each takes its shard of every batch and
 DistributedDataParallel averages the gradients; the batches, the schedule and the logged means are those of
 one process.
@@ -33,7 +38,9 @@ from eqlab.train.schedule import get_lr
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EpochLog", "TrainSpec", "accuracy", "to_float", "train"]
+__all__ = ["PRECISIONS", "EpochLog", "TrainSpec", "accuracy", "to_float", "train"]
+
+PRECISIONS = {"fp32": False, "bf16": True}  # precision → bfloat16 autocast on
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class TrainSpec:
     augment: bool
     beta: float
     seed: int
+    precision: str = "fp32"  # fp32 | bf16 (autocast of the forward and the losses)
+    channels_last: bool = False
 
 
 @dataclass
@@ -98,7 +107,13 @@ def train(
 ) -> list[EpochLog]:
     """Train ``model`` in place; returns one :class:`EpochLog` per epoch. ``world``: this process's share
     of each batch when several processes train together (torchrun)."""
+    if spec.precision not in PRECISIONS:
+        raise ValueError(f"precision {spec.precision!r}; allowed values: {list(PRECISIONS)}")
     device = next(model.parameters()).device
+    layout = torch.channels_last if spec.channels_last else torch.contiguous_format
+    autocast = PRECISIONS[spec.precision]
+    if spec.channels_last:
+        model.to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(spec.seed)
     steps_per_epoch = math.ceil(len(x_train) / spec.batch_size)
     epochs = spec.cycle_epochs + spec.tail_epochs
@@ -117,7 +132,7 @@ def train(
         model.train()
         t0 = time.perf_counter()
         order = torch.randperm(len(x_train), generator=gen)
-        sums = torch.zeros(4, dtype=torch.float64)  # loss, ce, eq (× images), images
+        sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, ce, eq (× images), images
         for i in range(0, len(order), spec.batch_size):
             idx = order[i : i + spec.batch_size]
             if len(idx) < world.size:  # a last batch too small to share: every process skips it
@@ -128,21 +143,24 @@ def train(
             if spec.augment:
                 xb = stack_orbit(xb, elements)
                 yb = yb.repeat(n_copies)
+            xb = xb.contiguous(memory_format=layout)
             lr = get_lr(step, cycle_steps, spec.lr_min, spec.lr_max, spec.rise)
             for group in opt.param_groups:
                 group["lr"] = lr
-            out = forward(xb)
-            logits = out[0]
-            eq = equivariance_loss(out[1], elements, group_sizes) if spec.beta > 0 else xb.new_zeros(())
-            ce = F.cross_entropy(logits, yb)
-            loss = ce + spec.beta * eq
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                out = forward(xb)
+                logits = out[0]
+                eq = equivariance_loss(out[1], elements, group_sizes) if spec.beta > 0 else xb.new_zeros(())
+                ce = F.cross_entropy(logits, yb)
+                loss = ce + spec.beta * eq
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sums += torch.tensor([loss.item(), ce.item(), eq.item(), 1.0], dtype=torch.float64) * len(idx)
+            terms = torch.stack([t.detach().float() for t in (loss, ce, eq)]).double()
+            sums += torch.cat([terms, terms.new_ones(1)]) * len(idx)
             step += 1
             bar.update(1)
-        total = world.all_sum(sums)
+        total = world.all_sum(sums).cpu()  # NCCL reduces device tensors, gloo either
         means = (total[:3] / total[3].clamp(min=1)).tolist()
         val_acc = accuracy(model, x_val, y_val)
         entry = EpochLog(epoch, lr, means[0], means[1], means[2], val_acc, time.perf_counter() - t0)
@@ -152,4 +170,6 @@ def train(
         if on_epoch is not None:
             on_epoch(entry)
     bar.close()
+    if spec.channels_last:
+        model.to(memory_format=torch.contiguous_format)
     return history
