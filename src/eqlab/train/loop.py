@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["PRECISIONS", "EpochLog", "TrainSpec", "accuracy", "to_float", "train"]
 
-PRECISIONS = {"fp32": False, "bf16": True}  # precision → bfloat16 autocast on
+PRECISIONS = ("fp32", "bf16")  # bf16: the step under bfloat16 autocast
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,6 @@ def train(
         raise ValueError(f"precision {spec.precision!r}; allowed values: {list(PRECISIONS)}")
     device = next(model.parameters()).device
     layout = torch.channels_last if spec.channels_last else torch.contiguous_format
-    autocast = PRECISIONS[spec.precision]
     if spec.channels_last:
         model.to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(spec.seed)
@@ -147,7 +146,7 @@ def train(
             lr = get_lr(step, cycle_steps, spec.lr_min, spec.lr_max, spec.rise)
             for group in opt.param_groups:
                 group["lr"] = lr
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec.precision == "bf16"):
                 out = forward(xb)
                 logits = out[0]
                 eq = equivariance_loss(out[1], elements, group_sizes) if spec.beta > 0 else xb.new_zeros(())
