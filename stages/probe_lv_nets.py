@@ -3,26 +3,25 @@ ANet analogues (IJCV Sec. 3, Eq. 7, Figs. 9–11, Table 3).
 
 For every net of ``lenc_vedaldi_nets.nets``, every tap and transform: top-1 error (95 % bootstrap interval
 over test images) of the original network, uncompensated, P_g only, and M_g = F_g ∘ P_g with F_g an m×m
-ridge filter bank (λ chosen on the validation images); and the invariant channel count (Table 3). Maps are
-fitted on the nets' training images. Writes two tidy tables (Parquet + CSV) and a metrics JSON.
+ridge filter bank (λ chosen on the validation images); for the transforms of ``probe.solvers_for`` also the
+maps by least squares, forward selection, ReLU-OPT and the task loss (Fig. 9, claim 4); and the invariant
+channel count (Table 3). Maps are fitted on the nets' training images. Writes two tidy tables (Parquet + CSV) and a metrics JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
-import torch
 
 from eqlab.cli import run_stage
 from eqlab.io import write_json
-from eqlab.models.lv_train import build_net, configs, load_split
-from eqlab.params import build, section
+from eqlab.models.lv_train import configs, load_net, load_split
+from eqlab.params import ParamError, build, section
 from eqlab.probes.lv_equivariance import MapsConfig, Split, probe_net
 from eqlab.probes.table import write_results
 
@@ -41,15 +40,16 @@ def summarise(maps: pd.DataFrame) -> dict[str, float]:
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     _, _, nets = configs(params)
     cfg = build(MapsConfig, section(params, "lenc_vedaldi_nets.probe"), "lenc_vedaldi_nets.probe")
+    for net_id, net in nets.items():
+        if bad := [g for g in net.transforms if g not in cfg.transforms]:
+            raise ParamError(f"lenc_vedaldi_nets.nets.{net_id}.transforms: {bad} are not probed; allowed: "
+                             f"{list(cfg.transforms)} (lenc_vedaldi_nets.probe.transforms)")
     maps, inv = [], []
     for net_id, net in nets.items():
-        model_dir = Path(args.models) / net_id
-        config = json.loads((model_dir / "config.json").read_text())
-        model = build_net(net, config["n_classes"])
-        model.load_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
-        model.eval()
+        model = load_net(args.models, net_id, net)
         splits = [Split(*load_split(args.data, s, net.label_set)) for s in ("train", "val", "test")]
-        rows, inv_rows = probe_net(model, *splits, cfg)
+        net_cfg = replace(cfg, transforms=net.transforms) if net.transforms else cfg
+        rows, inv_rows = probe_net(model, *splits, net_cfg)
         ids = dict(net=net_id, arch=net.arch, label_set=net.label_set, seed=net.seed, n_test=len(splits[2].y))
         maps += [{**ids, **r} for r in rows]
         inv += [{**ids, **r} for r in inv_rows]

@@ -10,19 +10,16 @@ the untrained-E, identity-E (where shapes agree) and net-alone references. Write
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from eqlab.cli import run_stage
 from eqlab.io import write_json
-from eqlab.models.lv_train import build_net, configs, load_split
+from eqlab.models.lv_train import configs, load_net, load_split
 from eqlab.params import ParamError, build, section
 from eqlab.probes.lv_stitching import StitchConfig, pairs, stitch_pair
 from eqlab.probes.table import write_results
@@ -43,16 +40,12 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     _, _, nets = configs(params)
     cfg = build(StitchConfig, section(params, "lenc_vedaldi_nets.stitch"), "lenc_vedaldi_nets.stitch")
     try:
-        todo = pairs(cfg, list(nets))
+        todo = pairs(cfg, list(nets), {k: n.arch for k, n in nets.items()})
     except ValueError as e:
         raise ParamError(str(e)) from e
     models, data = {}, {}
     for net_id in sorted({p.net_a for p in todo} | {p.net_b for p in todo}):
-        model_dir = Path(args.models) / net_id
-        config = json.loads((model_dir / "config.json").read_text())
-        model = build_net(nets[net_id], config["n_classes"])
-        model.load_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
-        models[net_id] = model.eval()
+        models[net_id] = load_net(args.models, net_id, nets[net_id])
         label_set = nets[net_id].label_set
         data[net_id] = (*load_split(args.data, "train", label_set), *load_split(args.data, "test", label_set))
     rows = []

@@ -125,3 +125,22 @@ def test_train_stage_runs_data_parallel_from_params(tmp_path):
     assert abs(m1["val_acc"] - m2["val_acc"]) <= 0.15 and abs(m1["test_acc"] - m2["test_acc"]) <= 0.15
     assert 0.5 <= e2 / e1 <= 2.0
     torch.load(tmp_path / "n2/model/model.pt", weights_only=True)  # a state dict, written once by rank 0
+
+
+def test_a_one_process_group_is_torn_down(monkeypatch):
+    """torchrun with one process (the NCCL path on one GPU) still joins a group; shutdown must destroy it."""
+    import socket
+
+    import torch.distributed as dist
+
+    from eqlab.train import distributed
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for k, v in {"RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(k, v)
+    world, _ = distributed.init("gloo", torch.device("cpu"))
+    assert world.size == 1 and dist.is_initialized()
+    distributed.shutdown(world)
+    assert not dist.is_initialized()

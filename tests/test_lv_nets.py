@@ -15,7 +15,7 @@ from conftest import ROOT
 from eqlab.groups import Grid, get_transform
 from eqlab.models import lv_nets
 from eqlab.models.lv_train import NetConfig, TrainConfig, configs, select, train_net
-from eqlab.papers.lenc_vedaldi import claims as lv_claims
+from eqlab.papers.lenc_vedaldi import cnn_claims as lv_claims
 from eqlab.papers.lenc_vedaldi import tables
 from eqlab.params import ParamError, load_params
 from eqlab.probes import lv_equivariance as lv
@@ -40,7 +40,7 @@ def test_anet_shapes_and_uncentred_grids():
 
 def test_p_g_on_conv1_is_flip_plus_half_pixel():
     """hflip about the image centre = hflip about the conv1 grid centre, then a shift of (−2δ)/stride = ½ px."""
-    p = lv.spatial_part(get_transform("hflip"), "conv1", (16, 16))
+    p = lv.spatial_part(lv_nets.ANetSmall(lv_nets.ANetSpec()), get_transform("hflip"), "conv1", (16, 16))
     assert p.matrix == (-1.0, 0.0, 0.0, 1.0, 0.5, 0.0) and not p.exact
     # a stride-1 'same' conv is centred: P_g is g itself
     assert Grid.conv(3, 1, 1).transform(get_transform("rot90"), (9, 9), (9, 9)) == get_transform("rot90")
@@ -187,7 +187,7 @@ def test_cnn_claims_decide_both_ways():
     assert [c.verdict for c in good if c.id == "2a"] == [HOLDS, HOLDS]
     by = {c.id: c.verdict for c in good}
     assert by["2b"] == HOLDS and by["2c"] == HOLDS and by["3a"] == HOLDS and by["3b"] == HOLDS and by["5"] == HOLDS
-    assert by["4"] == OPEN and by["2d"] == OPEN and "6" not in by  # claim 6: the stitching table (test_lv_stitching)
+    assert by["4a"] == OPEN and by["4b"] == OPEN and by["2d"] == OPEN and "6" not in by  # claim 6: the stitching table (test_lv_stitching)
     bad = [c.verdict for c in lv_claims.cnn_claims(_synthetic_maps(0.68)) if c.id == "2a"]
     assert bad == [FAILS, FAILS]
     lo, mean, hi = tables.t_interval([1.0, 2.0, 3.0])[1], 2.0, tables.t_interval([1.0, 2.0, 3.0])[2]
@@ -206,3 +206,181 @@ def test_sampled_rows_match_the_full_rows():
     np.testing.assert_array_equal(y, full_y[keep])
     x, _ = lv.sampled_rows(src, tgt, 1, None, 10_000, np.random.default_rng(0))
     assert len(x) == 160
+
+
+def _rows(src: torch.Tensor, tgt: torch.Tensor, m: int) -> tuple[np.ndarray, np.ndarray]:
+    return lv.site_rows(src, m, None).astype(np.float64), lv.site_rows(tgt, 1, None).astype(np.float64)
+
+
+def test_ls_and_fs_recover_an_exact_sparse_map():
+    """φ(x) = a permutation of Pφ(g·x)'s channels, scaled, plus a bias: LS (all 3×3×C inputs) and FS with
+    k = 1 both find it exactly; FS uses one input per output channel, at the centre of the neighbourhood."""
+    torch.manual_seed(0)
+    src = torch.randn(40, 4, 5, 5)
+    perm, scale, bias = [2, 0, 3, 1], torch.tensor([1.5, -2.0, 0.5, 3.0]), torch.tensor([0.1, 0.0, -1.0, 2.0])
+    tgt = src[:, perm] * scale.view(1, 4, 1, 1) + bias.view(1, 4, 1, 1)
+    rows = _rows(src, tgt, 3)
+    for a, b in (lv.fit_ls(rows), lv.fit_fs(rows, 1)):
+        np.testing.assert_allclose(lv.apply_map(src, a, b, 3).numpy(), tgt.numpy(), atol=1e-4)
+        np.testing.assert_allclose(b, bias.numpy(), atol=1e-6)
+    a, _ = lv.fit_fs(rows, 1)
+    assert (np.count_nonzero(a, axis=1) == 1).all()
+    centre = [int(np.flatnonzero(r)[0]) for r in a]
+    assert centre == [c * 9 + 4 for c in perm]  # channel-major columns: channel c's centre tap is c·9 + 4
+
+
+def _tiny_setup(seed: int = 0):
+    """A random ANet analogue labelling its own inputs (original error 0), and its fc7 features."""
+    torch.manual_seed(seed)
+    net = lv_nets.ANetSmall(lv_nets.ANetSpec(widths=(4, 4, 4, 4, 4), fc=8, n_classes=3)).eval()
+    x = torch.randn(96, 3, 32, 32)
+    with torch.no_grad():
+        h, y = net.forward_to("fc7", x), net(x).argmax(1)
+    return net, h, y
+
+
+def _permuted(h: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    return h[:, torch.randperm(h.shape[1], generator=torch.Generator().manual_seed(seed))]
+
+
+@pytest.mark.parametrize("objective", ["task", "relu"])
+def test_trained_maps_improve_their_objective_and_leave_the_net_frozen(objective):
+    """The features come with their channels permuted: the identity start is wrong, the permutation right.
+    ReLU-OPT is checked on Gaussian features (a random net's fc7 is mostly below zero)."""
+    net, h, y = _tiny_setup()
+    if objective == "relu":
+        h = torch.randn(h.shape, generator=torch.Generator().manual_seed(1))
+    moved = _permuted(h)
+    before = copy.deepcopy(net.state_dict())
+    cfg = lv.MapsConfig(train_epochs=30, train_lr=3e-2, train_batch_size=16)
+    init = (np.eye(8), np.zeros(8))
+    fit, val = (moved[:64], h[:64], y[:64]), (moved[64:], h[64:], y[64:])
+    a, b, epoch = lv.train_map(net, "fc7", objective, init, 1, fit, val, None, cfg)
+    assert epoch > 0
+    out, out0 = lv.apply_map(val[0], a, b, 1), lv.apply_map(val[0], *init, 1)
+    if objective == "task":
+        ce = [float(F.cross_entropy(net.forward_from("fc7", o), val[2])) for o in (out, out0)]
+        assert ce[0] < 0.7 * ce[1]
+    else:
+        assert lv.relu_residual(out, val[1], None) < 0.5 * lv.relu_residual(out0, val[1], None)
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    # with no epochs, the start is returned as it is
+    a0, b0, e0 = lv.train_map(net, "fc7", objective, init, 1, fit, val, None, lv.MapsConfig(train_epochs=0))
+    assert e0 == 0 and np.array_equal(a0, init[0]) and np.array_equal(b0, init[1])
+    with pytest.raises(ValueError, match="unknown objective 'l1'.*relu.*task"):
+        lv.train_map(net, "fc7", "l1", init, 1, fit, val, None, cfg)
+
+
+def _with_task_maps(maps, task_gain: float, task_residual: float):
+    """``maps`` plus ridge and task-loss rows at conv3–fc7 for v-flip and rot90: the task map's top-1 is
+    ``task_gain`` below the ridge map's, its L2 residual ``task_residual`` against the ridge map's 0.2."""
+    import pandas as pd
+
+    rows = []
+    for net in maps.net.unique():
+        for layer in lv_claims.MIDDLE_ON:
+            ridge, task = lv_claims._trained(layer)
+            for g in lv_claims.TRAINED_FOR:
+                base = dict(net=net, label_set="a", layer=layer, transform=g)
+                eps = 0.01 * int(net[-1])
+                rows.append({**base, "method": ridge, "top1_error": 0.5, "residual_l2": 0.2})
+                rows.append({**base, "method": task, "top1_error": 0.5 - task_gain - eps,
+                             "residual_l2": task_residual + eps})
+    clean = maps[~maps.method.isin([lv_claims._trained(lay)[0] for lay in lv_claims.MIDDLE_ON]) |
+                 ~maps.layer.isin(lv_claims.MIDDLE_ON) | ~maps["transform"].isin(lv_claims.TRAINED_FOR)]
+    return pd.concat([clean, pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_task_map_claims_decide_both_halves():
+    from eqlab.report.claims import FAILS, HOLDS, OPEN
+
+    maps = _synthetic_maps(0.32)
+    assert {c.verdict for c in lv_claims.task_map_claims(maps)} == {OPEN}  # no task-loss rows: not fitted
+    verdicts = lambda gain, res: [c.verdict for c in lv_claims.task_map_claims(_with_task_maps(maps, gain, res))]  # noqa: E731
+    assert verdicts(0.1, 1.0) == [HOLDS, HOLDS]
+    assert verdicts(0.1, 0.1) == [HOLDS, FAILS]  # the task map is also the better L2 fit: L2 did predict it
+    assert verdicts(-0.1, 1.0) == [FAILS, FAILS]
+    assert verdicts(0.0, 1.0)[0] == OPEN  # the seeds straddle zero
+    table = tables.solvers_table(_with_task_maps(maps, 0.1, 1.0).assign(residual_relu=0.1, m=1))
+    assert table.shape[0] == len(lv_claims.MIDDLE_ON) * 2
+
+
+def test_rotation_sweep_tables():
+    import pandas as pd
+
+    assert tables.rotation_angle("rot22.5") == 22.5 and tables.rotation_angle("hflip") is None
+    assert tables.main_transforms(["hflip", "rot15", "rot45", "rot90", "scale0.5", "rot75"]) == \
+        ["hflip", "rot45", "rot90", "scale0.5"]
+    maps = _synthetic_maps(0.32)
+    extra = maps[maps["transform"] == "rot45"].assign(transform="rot15")
+    extra = extra.assign(top1_error=extra.top1_error - 0.1)
+    maps = pd.concat([maps, extra], ignore_index=True)
+    t = tables.sweep_table(maps, "a")
+    assert list(t.columns) == ["0°", "15°", "45°", "90°"] and list(t.index) == [*lv_claims.CONV, *lv_claims.FC]
+    s = tables.sweep_means(maps, "a").set_index(["layer", "angle"])["mean"]
+    assert s[("conv1", 0.0)] == pytest.approx(0.3 + 0.002 / 3)  # the original error, mean over seeds
+    assert s[("conv1", 15.0)] == pytest.approx(s[("conv1", 45.0)] - 0.1)
+    assert "rot15" not in set(tables.maps_table(maps, "a").index.get_level_values("g"))
+
+
+def test_resnet_taps_grids_and_tail():
+    """The ResN50 analogue: each tap's tail reproduces the net; stride-2 blocks (3×3 / 2 / 1 and the 1×1 / 2
+    shortcut) put output pixel i on input pixel 2i, so the grids sit half a stride up-left of the centre."""
+    net = lv_nets.ResNetSmall(lv_nets.ResNetSpec()).eval()
+    x = torch.randn(2, 3, 32, 32)
+    sizes = {"conv1": 16, "conv2": 16, "conv3": 8, "conv4": 4, "conv5": 2}
+    assert net.taps == tuple(sizes)
+    for tap, n in sizes.items():
+        h = net.forward_to(tap, x)
+        assert h.shape[-2:] == (n, n)
+        torch.testing.assert_close(net.forward_from(tap, h), net(x))
+        stride = 32 // n
+        assert net.tap_grid(tap) == Grid(float(stride), 0.0)
+        assert net.tap_grid(tap).misalignment((32, 32), (n, n)) == (-(stride - 1) / 2, -(stride - 1) / 2)
+    with pytest.raises(ValueError, match="unknown tap 'fc6'"):
+        net.tap_grid("fc6")
+    # the grid is the network's: a one-pixel shift of the image by one stride moves conv3 by one site
+    shifted = torch.roll(x, shifts=4, dims=-1)
+    a, b = net.forward_to("conv3", x), net.forward_to("conv3", shifted)
+    torch.testing.assert_close(b[..., 2:-2, 3:-1], a[..., 2:-2, 2:-2], rtol=1e-4, atol=1e-4)
+
+
+def test_build_net_dispatches_and_names_the_allowed_archs():
+    from eqlab.models.lv_train import build_net
+
+    assert isinstance(build_net(NetConfig(arch="resnet"), 8), lv_nets.ResNetSmall)
+    assert isinstance(build_net(NetConfig(arch="anet"), 8), lv_nets.ANetSmall)
+    with pytest.raises(ValueError, match=r"unknown arch 'vgg'; built: \['anet', 'resnet'\]"):
+        build_net(NetConfig(arch="vgg"), 8)  # type: ignore[arg-type]
+
+
+def _with_resnets(maps, residual: float):
+    """``maps`` plus three ResNet seeds whose M_g (m = 3) at conv4–5 sits ``residual`` above their original."""
+    import pandas as pd
+
+    rows = []
+    for s, eps in enumerate((-0.01, 0.0, 0.012)):
+        net = f"resnet_s{s}"
+        rows.append(dict(net=net, arch="resnet", label_set="a", layer="", transform="identity", method="original",
+                         top1_error=0.3))
+        for layer in lv_claims.DEEP:
+            for g in lv_claims.TRAINED_FOR:
+                rows.append(dict(net=net, arch="resnet", label_set="a", layer=layer, transform=g, method="ridge_m3",
+                                 top1_error=0.3 + residual + eps))
+    return pd.concat([maps.assign(arch="anet"), pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_resnet_claim_decides_both_ways():
+    from eqlab.report.claims import FAILS, HOLDS, OPEN
+
+    maps = _synthetic_maps(0.32)  # the ANet seeds: M_g 0.5 at conv4–5, original ≈ 0.30: residual ≈ 0.2
+    assert lv_claims.claim_resnet_deeper(maps).verdict == OPEN  # no ResNet rows
+    assert lv_claims.claim_resnet_deeper(_with_resnets(maps, 0.02)).verdict == HOLDS
+    assert lv_claims.claim_resnet_deeper(_with_resnets(maps, 0.4)).verdict == FAILS
+    assert lv_claims.claim_resnet_deeper(_with_resnets(maps, 0.2)).verdict == OPEN
+    # the ResNet rows stay out of the ANet claims and tables
+    with_res = _with_resnets(maps, 0.02)
+    assert [c.verdict for c in lv_claims.cnn_claims(with_res) if c.id != "2d"] == \
+        [c.verdict for c in lv_claims.cnn_claims(maps) if c.id != "2d"]
+    assert tables.maps_table(with_res, "a").equals(tables.maps_table(maps, "a"))

@@ -38,7 +38,7 @@ def _permuted_copy(net: ANetSmall, tap: str, perm: torch.Tensor) -> ANetSmall:
     """The same function with the channels of ``tap`` permuted: conv rows, bias and the next conv's columns."""
     twin = _net(0)
     twin.load_state_dict(net.state_dict())
-    i = ANetSmall.tap_index(tap)
+    i = twin.tap_index(tap)
     conv = twin.stages[i] if i == 0 else twin.stages[i][-1]
     nxt = twin.stages[i + 1][-1]
     with torch.no_grad():
@@ -60,7 +60,7 @@ def test_stitching_through_the_permutation_is_the_net_itself():
     stitched = twin.forward_from("conv3", e(net.forward_to("conv3", x)))
     torch.testing.assert_close(stitched, net(x), rtol=1e-5, atol=1e-5)
     # E = I does not line the channels up: the next layer (conv4) sees other features than the net's
-    nxt = twin.stages[ANetSmall.tap_index("conv4")]
+    nxt = twin.stages[twin.tap_index("conv4")]
     h = net.forward_to("conv3", x)
     wrong_order, right = nxt(h), net.forward_to("conv4", x)
     assert (wrong_order - right).norm() > 0.3 * right.norm()
@@ -110,6 +110,8 @@ def test_pairs_cover_every_layer_pair_and_each_other_net():
     got = pairs(cfg, ["a", "b", "c"])
     assert [(p.tap_a, p.tap_b) for p in got if p.kind == "layers"] == list(itertools.product(("conv1", "conv3"), repeat=2))
     assert {(p.net_b, p.tap_b) for p in got if p.kind == "nets"} == {(n, t) for n in "bc" for t in ("conv1", "conv3")}
+    mixed = pairs(cfg, ["a", "b", "c"], {"a": "anet", "b": "anet", "c": "resnet"})
+    assert {p.net_b for p in mixed if p.kind == "nets"} == {"b"} and {p.net_b for p in mixed if p.kind == "archs"} == {"c"}
     with pytest.raises(ValueError, match="unknown net 'z'"):
         pairs(StitchConfig(base="z"), ["a"])
     with pytest.raises(ValueError, match="not conv taps"):

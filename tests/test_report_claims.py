@@ -99,3 +99,22 @@ def test_lie_by_layer_draws_one_panel_per_flow_and_skips_runs_without_rows():
     assert [ax.get_title() for ax in fig.axes] == ["rotate: ‖Lĥ‖² / ‖ĥ‖²", "scale: ‖Lĥ‖² / ‖ĥ‖²"]
     assert len(fig.axes[0].lines) == 2
     assert lie_by_layer(results, pd.DataFrame({"run": ["c"]})) is None
+
+
+def test_interval_claim_decides_by_the_t_interval():
+    from eqlab.report.claims import FAILS, HOLDS, OPEN, interval_claim
+
+    assert interval_claim("x", "t", [0.10, 0.12, 0.11], "gap", above=0.0).verdict == HOLDS
+    assert interval_claim("x", "t", [-0.10, -0.12, -0.11], "gap", above=0.0).verdict == FAILS
+    assert interval_claim("x", "t", [-0.10, 0.12, 0.01], "gap", above=0.0).verdict == OPEN  # straddles 0
+    assert interval_claim("x", "t", [0.01, 0.02, 0.015], "gap", below=0.05).verdict == HOLDS
+    assert interval_claim("x", "t", [0.01, 0.02, 0.015], "gap", above=-0.05, below=0.0).verdict == FAILS
+    two = interval_claim("x", "t", [0.1, 0.2], "gap", above=0.0)
+    assert two.verdict == OPEN and "needs ≥ 3 seeds, have 2" in two.evidence
+    gap = interval_claim("x", "t", [0.1, float("nan"), 0.2], "gap", above=0.0)
+    assert gap.verdict == OPEN and "missing for 1 of 3" in gap.evidence
+    c = interval_claim("x", "t", [0.01, 0.02, 0.03], "gap", above=0.0, scale=100, unit=" points", digits=1,
+                       runs="seeds of E")
+    # mean 2, s = 1, t(0.975, 2) = 4.303: 2 ± 2.48 points
+    assert c.evidence == "gap: +2.0 points [-0.5, +4.5] over 3 seeds of E (+1.0, +2.0, +3.0)" and c.verdict == OPEN
+    assert c.interval == pytest.approx((0.02 - 0.024841, 0.02 + 0.024841), abs=1e-6) and c.n == 3

@@ -11,6 +11,7 @@ SGD did not leave chance level on these tiny nets in 10 epochs), cross-entropy, 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from eqlab.data.tinyimagenet import TimSizes, embedded_tim
-from eqlab.models.lv_nets import IMAGE, ANetSmall, ANetSpec
+from eqlab.models.lv_nets import IMAGE, ANetSmall, ANetSpec, ResNetSmall, ResNetSpec, TappedStages
 from eqlab.params import ParamError, build, profile_of, section
 from eqlab.train.schedule import get_lr
 
@@ -50,13 +51,18 @@ class DataConfig:
     seed: int = 0
 
 
+ARCHS = ("anet", "resnet")
+
+
 @dataclass(frozen=True)
 class NetConfig:
-    """``lenc_vedaldi_nets.nets.<id>``: one trained network."""
+    """``lenc_vedaldi_nets.nets.<id>``: one trained network; ``transforms`` (optional) narrows the probe's
+    transforms for this net (empty: all of ``lenc_vedaldi_nets.probe.transforms``)."""
 
-    arch: Literal["anet"] = "anet"
+    arch: Literal["anet", "resnet"] = "anet"
     label_set: Literal["a", "b"] = "a"
     seed: int = 0
+    transforms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,14 +108,26 @@ def to_input(images: np.ndarray) -> torch.Tensor:
     return (torch.from_numpy(images).float() - MEAN) / STD
 
 
-def build_net(net: NetConfig, n_classes: int) -> ANetSmall:
-    if net.arch != "anet":
-        raise ValueError(f"lenc_vedaldi_nets: unknown arch {net.arch!r}; built: ['anet']")
-    return ANetSmall(ANetSpec(n_classes=n_classes))
+def build_net(net: NetConfig, n_classes: int) -> TappedStages:
+    if net.arch == "anet":
+        return ANetSmall(ANetSpec(n_classes=n_classes))
+    if net.arch == "resnet":
+        return ResNetSmall(ResNetSpec(n_classes=n_classes))
+    raise ValueError(f"lenc_vedaldi_nets: unknown arch {net.arch!r}; built: {list(ARCHS)}")
+
+
+def load_net(models_dir: str | Path, net_id: str, net: NetConfig) -> TappedStages:
+    """A trained net from ``models_dir/<net_id>`` (``train_lv``'s ``config.json`` and ``model.pt``, a state
+    dict loaded with ``weights_only=True``), in eval mode."""
+    model_dir = Path(models_dir) / net_id
+    config = json.loads((model_dir / "config.json").read_text())
+    model = build_net(net, config["n_classes"])
+    model.load_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
+    return model.eval()
 
 
 @torch.no_grad()
-def error_rate(model: ANetSmall, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
+def error_rate(model: TappedStages, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
     model.eval()
     wrong = sum(int((model(x[i : i + batch]).argmax(1) != y[i : i + batch]).sum()) for i in range(0, len(x), batch))
     return wrong / max(1, len(x))
@@ -117,7 +135,7 @@ def error_rate(model: ANetSmall, x: torch.Tensor, y: torch.Tensor, batch: int = 
 
 def train_net(
     net: NetConfig, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor, n_classes: int
-) -> tuple[ANetSmall, list[dict]]:
+) -> tuple[TappedStages, list[dict]]:
     """Train from seed ``net.seed`` with random horizontal flips only; returns the model (eval mode) and
     one log row per epoch (lr, mean training loss)."""
     torch.manual_seed(net.seed)

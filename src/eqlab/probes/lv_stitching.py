@@ -2,7 +2,7 @@
 re-coding of net B's at another?
 
 The stitched network is ``ψ_B ∘ E ∘ R ∘ φ_A``: net A's head up to tap ``tap_a`` (pre-ReLU, as every tap
-of :class:`~eqlab.models.lv_nets.ANetSmall`), a resampling R to the spatial size of B's tap ``tap_b``
+of :class:`~eqlab.models.lv_nets.TappedStages`), a resampling R to the spatial size of B's tap ``tap_b``
 (nearest-neighbour when it shrinks, bilinear when it enlarges: the paper's choice), a learned 1×1
 convolution E with bias (Xavier-initialised, as in the paper, even between identical layers), and B's
 frozen tail after ``tap_b`` in eval mode (BatchNorm-free here, but the rule holds). E is trained on B's
@@ -21,7 +21,7 @@ the Places analogue).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eqlab.models.lv_nets import ANetSmall
+from eqlab.models.lv_nets import TappedStages
 from eqlab.probes.subsets import spread
 
 CONV_TAPS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -50,23 +50,26 @@ class StitchConfig:
 
 @dataclass(frozen=True)
 class Pair:
-    kind: str  # "layers" (Table 6) or "nets" (Table 5)
+    kind: str  # "layers" (Table 6), "nets" (Table 5: same architecture) or "archs" (Tables 7–9: another one)
     net_a: str
     tap_a: str
     net_b: str
     tap_b: str
 
 
-def pairs(cfg: StitchConfig, nets: Sequence[str]) -> list[Pair]:
+def pairs(cfg: StitchConfig, nets: Sequence[str], archs: Mapping[str, str] | None = None) -> list[Pair]:
     """Every same-net pair of ``cfg.base`` over ``cfg.layers`` (both orders and the self-stitch), then
-    ``cfg.base`` into each other net at the same layer."""
+    ``cfg.base`` into each other net at the same layer: kind ``nets`` when ``archs`` (net → architecture;
+    None: all alike) gives it the base's architecture, else ``archs``."""
     if cfg.base not in nets:
         raise ValueError(f"lenc_vedaldi_nets.stitch.base: unknown net {cfg.base!r}; nets: {sorted(nets)}")
     bad = [t for t in cfg.layers if t not in CONV_TAPS]
     if bad:
         raise ValueError(f"lenc_vedaldi_nets.stitch.layers: {bad} are not conv taps; allowed: {list(CONV_TAPS)}")
     out = [Pair("layers", cfg.base, a, cfg.base, b) for a in cfg.layers for b in cfg.layers]
-    out += [Pair("nets", cfg.base, t, other, t) for other in nets if other != cfg.base for t in cfg.layers]
+    arch = archs or {}
+    out += [Pair("nets" if arch.get(other) == arch.get(cfg.base) else "archs", cfg.base, t, other, t)
+            for other in nets if other != cfg.base for t in cfg.layers]
     return out
 
 
@@ -80,7 +83,7 @@ def resample(h: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def features(model: ANetSmall, tap: str, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+def features(model: TappedStages, tap: str, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """φ(x) at ``tap`` (eval mode), in batches."""
     return torch.cat([model.forward_to(tap, x[i : i + batch]) for i in range(0, len(x), batch)])
 
@@ -121,14 +124,14 @@ def wrong(tail: Callable[[torch.Tensor], torch.Tensor], h: torch.Tensor, y: torc
     return torch.cat(out).numpy()
 
 
-def frozen(model: ANetSmall) -> ANetSmall:
+def frozen(model: TappedStages) -> TappedStages:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return model
 
 
-def stitch_pair(pair: Pair, models: dict[str, ANetSmall],
+def stitch_pair(pair: Pair, models: dict[str, TappedStages],
                 data: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]],
                 cfg: StitchConfig) -> list[dict]:
     """Rows for one pair: per E seed the stitched error; then the references. ``data[net]`` holds B's
@@ -136,15 +139,17 @@ def stitch_pair(pair: Pair, models: dict[str, ANetSmall],
     a, b = frozen(models[pair.net_a]), frozen(models[pair.net_b])
     x_tr, y_tr, x_te, y_te = data[pair.net_b]
     x_tr, y_tr = spread(x_tr, y_tr, cfg.fit_images)
-    size = tuple(features(b, pair.tap_b, x_te[:1]).shape[-2:])
+    c_out, *size = features(b, pair.tap_b, x_te[:1]).shape[1:]  # B's tap on one image: its channels and size
+    size = tuple(size)
+    head_te = features(a, pair.tap_a, x_te)
+    size_a = int(head_te.shape[-1])
     h_tr = resample(features(a, pair.tap_a, x_tr), size)
-    h_te = resample(features(a, pair.tap_a, x_te), size)
-    c_in, c_out = h_tr.shape[1], features(b, pair.tap_b, x_te[:1]).shape[1]
+    h_te = resample(head_te, size)
+    c_in = h_tr.shape[1]
 
     def tail(h: torch.Tensor) -> torch.Tensor:
         return b.forward_from(pair.tap_b, h)
 
-    size_a = int(features(a, pair.tap_a, x_te[:1]).shape[-1])
     ids = dict(kind=pair.kind, net_a=pair.net_a, tap_a=pair.tap_a, net_b=pair.net_b, tap_b=pair.tap_b,
                size_a=size_a, size_b=int(size[-1]), n_test=len(y_te), n_train=len(y_tr),
                steps=cfg.epochs * -(-len(y_tr) // cfg.batch_size))

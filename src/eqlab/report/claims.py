@@ -6,6 +6,7 @@ A paper's claims are functions over the collected tables (``papers/<paper>/claim
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,6 +49,30 @@ class Claim:
                 raise ValueError(f"claim {self.id!r}: interval {self.interval} has low > high")
         if self.n is not None and self.n < 0:
             raise ValueError(f"claim {self.id!r}: n = {self.n} < 0")
+
+
+def interval_claim(cid: str, text: str, values, what: str, above: float | None = None, below: float | None = None,
+                   scale: float = 1.0, unit: str = "", digits: int = 3, runs: str = "seeds") -> Claim:
+    """A claim decided by the 95 % t-interval of per-run ``values`` (:func:`eqlab.report.intervals.mean_interval`):
+    holds when it lies above ``above`` and below ``below`` (either may be None), does not hold when it lies
+    wholly on the wrong side of one, else not established; never decided with fewer than
+    :data:`~eqlab.report.intervals.MIN_SEEDS` runs. The evidence quotes ``what`` with the mean, the interval
+    and each run, multiplied by ``scale`` and shown with ``digits`` decimals and ``unit`` (``scale=100,
+    unit=" points"`` shows fractions as signed points); the claim keeps the unscaled interval."""
+    from eqlab.report.intervals import MIN_SEEDS, mean_interval
+
+    v = [float(x) for x in values]
+    if missing := sum(math.isnan(x) for x in v):
+        return Claim(cid, text, verdict_of(None), f"{what}: missing for {missing} of {len(v)} {runs}", n=len(v))
+    if len(v) < MIN_SEEDS:
+        return Claim(cid, text, verdict_of(None), f"needs ≥ {MIN_SEEDS} {runs}, have {len(v)}", n=len(v))
+    iv = mean_interval(v)
+    ok = (above is None or iv.low > above) and (below is None or iv.high < below)
+    bad = (above is not None and iv.high < above) or (below is not None and iv.low > below)
+    f = (lambda x: f"{scale * x:+.{digits}f}") if unit else (lambda x: f"{scale * x:.{digits}f}")
+    ev = (f"{what}: {f(iv.estimate)}{unit} [{f(iv.low)}, {f(iv.high)}] over {len(v)} {runs} "
+          f"({', '.join(f(x) for x in v)})")
+    return Claim(cid, text, verdict_of(True if ok else False if bad else None), ev, interval=(iv.low, iv.high), n=len(v))
 
 
 def verdict_table(claims: Iterable[Claim], ids: bool = True, label: str = "claim") -> pd.DataFrame:

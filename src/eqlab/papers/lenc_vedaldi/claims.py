@@ -1,16 +1,16 @@
 """Lenc & Vedaldi's claims (``shared/PAPERS.md`` section 000, "Claims a miniature must confirm",
 numbered as there), computed from the artifacts: the HOG map and classification tables
 (``stages/probe_hog_maps.py``, ``probe_hog_classify.py``), the ANet-analogue map table
-(``stages/probe_lv_nets.py``) and the stitching table (``stages/probe_lv_stitch.py``, claim 6 in
-:mod:`eqlab.papers.lenc_vedaldi.stitching`).
+(``stages/probe_lv_nets.py``; claims 2–5 in :mod:`eqlab.papers.lenc_vedaldi.cnn_claims`) and the stitching
+table (``stages/probe_lv_stitch.py``, claim 6 in :mod:`eqlab.papers.lenc_vedaldi.stitching`).
 
 Claim 1 (HOG) is checked in parts: 1a FS < RR < LS, 1b RR well below LS, 1c FS exact for flips and
 180° while LS and RR are not, 1d error grows with |log scale|, 1e error grows with |angle|, 1f m = 3 as
 good as larger m, 1g m = 3 much cheaper; "Fig. 7a/b" the classification of Sec. 5.2.3 (compensated ≈
 original, uncompensated fails, particularly for rotation), from the paper's text. Claim 5 (45° harder
 than 0° and 90°) is checked on HOG and on the CNN. Claims 2, 3, 5 (CNN) are decided by the t-interval
-over the ANet-analogue seeds; 2d (a ResNet) and 4 (task-loss maps) read "not established": those parts
-are not built.
+over the ANet-analogue seeds, and so is claim 4 (task-loss maps against the L2 maps, in two halves); 2d (a
+ResNet) reads "not established": no ResNet analogue is built.
 
 FS stands for forward selection at the largest k of the table (the paper's best is k = 5). Every HOG
 error is the mean per-cell Hellinger distance on held-out pictures (one realisation: no interval).
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eqlab.papers.lenc_vedaldi import stitching
-from eqlab.papers.lenc_vedaldi.tables import t_interval
+from eqlab.papers.lenc_vedaldi.cnn_claims import cnn_claims
 from eqlab.report.claims import Claim, verdict_of
 
 EXACT = ("hflip", "vflip", "rot180")  # HOG moves by an exact permutation under these (features.hog)
@@ -33,8 +33,6 @@ FAILED_BOUND = 0.05  # an error this large is no recovery of an exact map
 WELL_BELOW = 0.9  # "≪": at most this fraction of the other method's error
 AS_GOOD = 0.02  # "as good as": within this relative margin
 CNN_MISSING = "no ANet-analogue map table (stages/probe_lv_nets.py) was given"
-RECOVERED = 0.5  # "most of the lost accuracy": more than half of (uncompensated − original)
-NEAR = 0.05  # "P_g alone ≈ M_g": top-1 errors within 5 points
 
 
 def by_method(df: pd.DataFrame) -> pd.DataFrame:
@@ -240,109 +238,6 @@ def claim_fig7_uncompensated(cls: pd.DataFrame) -> Claim:
     ev = (f"original {100 * o.accuracy:.1f} %; worst rotation {100 * wr.accuracy:.1f} % ({wr['transform']}), "
           f"worst scaling {100 * ws.accuracy:.1f} % ({ws['transform']})")
     return Claim("Fig. 7b", text, verdict_of(ok), ev, interval=(float(wr.ci_low), float(wr.ci_high)), n=int(o.n_test))
-
-
-# ---- CNN claims (stages/probe_lv_nets.py): decided by the 95 % t-interval over the ANet-analogue seeds
-
-EARLY = ("conv1", "conv2")
-CONV = ("conv1", "conv2", "conv3", "conv4", "conv5")
-FC = ("fc6", "fc7")
-
-
-def _per_seed(maps: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """ANet-analogue runs (label set a): net × (layer, transform, method) top-1 errors, with each net's
-    original error (a Series); the compensated map is M_g with m = 3 on conv taps and the dense F_g on FC taps."""
-    m = maps[maps.label_set == "a"]
-    wide = m[m.method != "original"].pivot_table(index="net", columns=["layer", "transform", "method"],
-                                                  values="top1_error", aggfunc="first")
-    return wide, m[m.method == "original"].set_index("net").top1_error.reindex(wide.index)
-
-
-def _mapped(wide: pd.DataFrame, layer: str, g: str) -> pd.Series:
-    return wide[(layer, g, "ridge_m3" if layer in CONV else "ridge_m1")]
-
-
-def _interval_claim(cid: str, text: str, values: pd.Series, above: float, what: str,
-                    below: float | None = None) -> Claim:
-    """Holds when the t-interval of the per-seed ``values`` lies above ``above`` (and below ``below``),
-    does not hold when it lies wholly on the wrong side, else not established."""
-    mean, lo, hi = t_interval(values.to_numpy())
-    if len(values) < 3:
-        return Claim(cid, text, verdict_of(None), f"needs ≥ 3 seeds, have {len(values)}")
-    ok = lo > above and (below is None or hi < below)
-    bad = hi < above or (below is not None and lo > below)
-    verdict = verdict_of(True if ok else False if bad else None)
-    ev = f"{what}: mean {mean:.3f} [{lo:.3f}, {hi:.3f}] over {len(values)} seeds ({', '.join(f'{v:.3f}' for v in values)})"
-    return Claim(cid, text, verdict, ev, interval=(lo, hi), n=len(values))
-
-
-def _places_evidence(maps: pd.DataFrame) -> list[Claim]:
-    """Claim 2a on each label-set-b (Places analogue) net: one run, so never decided (≥ 3 seeds are needed
-    for a verdict across training runs); the evidence quotes its 95 % bootstrap intervals over test images."""
-    out = []
-    for net, m in maps[maps.label_set == "b"].groupby("net", sort=True):
-        o = m[m.method == "original"].iloc[0]
-        for g in ("vflip", "rot90"):
-            cells = m[(m["transform"] == g) & m.layer.isin(EARLY)].set_index(["layer", "method"])
-            parts = [f"original {100 * o.top1_error:.1f} [{100 * o.ci_low:.1f}, {100 * o.ci_high:.1f}]"]
-            for lay in EARLY:
-                for meth, name in (("none", "uncompensated"), ("ridge_m3", "M_g")):
-                    r = cells.loc[(lay, meth)]
-                    parts.append(f"{lay} {name} {100 * r.top1_error:.1f} [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]")
-            out.append(Claim("2a", f"CNN ({net}, the Places analogue, one run): M_g (m = 3) recovers most of the accuracy "
-                             f"lost to {g} in the first layers", verdict_of(None),
-                             "one run (a verdict needs ≥ 3 seeds); top-1 % with 95 % bootstrap intervals over its test "
-                             "images: " + "; ".join(parts), n=1))
-    return out
-
-
-def cnn_claims(maps: pd.DataFrame) -> list[Claim]:
-    """Claims 2–5 on the ANet analogue (ResNet, task-loss maps and stitching are not built: not established)."""
-    wide, orig = _per_seed(maps)
-    out = []
-    for g in ("vflip", "rot90"):
-        text = (f"CNN: M_g (m = 3) recovers most (> {RECOVERED:.0%}) of the accuracy lost to {g} in the first "
-                f"layers ({', '.join(EARLY)}; the smaller of the two per seed)")
-        lost = wide[(EARLY[0], g, "none")] - orig
-        _, lost_lo, lost_hi = t_interval(lost.to_numpy())
-        if len(lost) >= 3 and not lost_lo > 0:
-            out.append(Claim("2a", text, verdict_of(None),
-                             f"nothing measurable to recover: {g} costs the network {100 * lost.mean():.1f} points of "
-                             f"top-1 [{100 * lost_lo:.1f}, {100 * lost_hi:.1f}] over {len(lost)} seeds (the paper's "
-                             f"ANet: ≈ 32 points for v-flip)", interval=(float(lost_lo), float(lost_hi)), n=len(lost)))
-            continue
-        frac = pd.concat(
-            [(wide[(lay, g, "none")] - _mapped(wide, lay, g)) / (wide[(lay, g, "none")] - orig) for lay in EARLY],
-            axis=1,
-        ).min(axis=1)
-        out.append(_interval_claim("2a", text, frac, RECOVERED,
-                                   "recovered fraction (uncompensated − M_g) / (uncompensated − original)"))
-    out += _places_evidence(maps)
-    gap = {lay: sum(_mapped(wide, lay, g) - orig for g in ("vflip", "rot90")) / 2 for lay in CONV + FC}
-    out.append(_interval_claim("2b", "CNN: the residual error after compensation grows with depth (conv5 above conv1; "
-                               "mean of v-flip and rot90)", gap["conv5"] - gap["conv1"], 0.0,
-                               "residual (M_g − original) at conv5 minus at conv1"))
-    fc_gap = (gap["fc6"] + gap["fc7"]) / 2
-    conv_max = pd.concat([gap[lay] for lay in CONV], axis=1).max(axis=1)
-    out.append(_interval_claim("2c", "CNN: FC layers are hardest (mean residual at fc6, fc7 above the largest conv "
-                               "layer's)", fc_gap - conv_max, 0.0, "FC residual minus the largest conv residual"))
-    out.append(Claim("2d", "CNN: a ResNet stays equivariant deeper", verdict_of(None),
-                     "no ResNet analogue trained yet (issue 10 item 1, left for later)"))
-    out.append(_interval_claim(
-        "3a", f"h-flip (a training augmentation): P_g alone ≈ M_g in the deepest conv layer (conv5; within "
-        f"{NEAR:.0%} top-1)", wide[("conv5", "hflip", "p_only")] - wide[("conv5", "hflip", "ridge_m3")], -NEAR,
-        "top-1 of P_g alone minus M_g at conv5", below=NEAR))
-    out.append(_interval_claim(
-        "3b", "h-flip: P_g alone on the first layer is worse than no compensation (conv1)",
-        wide[("conv1", "hflip", "p_only")] - wide[("conv1", "hflip", "none")], 0.0,
-        "top-1 of P_g alone minus uncompensated at conv1"))
-    out.append(Claim("4", CNN_CLAIMS[2][1], verdict_of(None),
-                     "the task-loss and ReLU-OPT maps are not fitted on the ANet analogues yet (issue 10 item 2)"))
-    d45 = pd.concat([_mapped(wide, lay, "rot45") - _mapped(wide, lay, "rot90") for lay in CONV], axis=1).mean(axis=1)
-    out.append(_interval_claim("5", "Intermediate rotation angles (45°) are harder than 90° — on CNN layers "
-                               "(compensated error, mean over conv1–conv5)", d45, 0.0,
-                               "top-1 of M_g at 45° minus at 90°"))
-    return out
 
 
 def all_claims(df: pd.DataFrame, cls: pd.DataFrame | None = None, maps: pd.DataFrame | None = None,

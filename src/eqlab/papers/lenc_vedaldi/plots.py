@@ -7,7 +7,17 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from eqlab.papers.lenc_vedaldi.tables import labels_in_order, seed_means, transform_name, unconstrained, with_labels
+from eqlab.papers.lenc_vedaldi.tables import (
+    SOLVERS,
+    labels_in_order,
+    main_transforms,
+    seed_means,
+    solver_means,
+    sweep_means,
+    transform_name,
+    unconstrained,
+    with_labels,
+)
 from eqlab.report.plots import legend_right, line_styles
 
 
@@ -105,7 +115,7 @@ def fig9_11(maps: pd.DataFrame, label_set: str = "a", title: str = ""):
     dashed. FC taps have no P_g (their M_g is a dense F_g, drawn on the m = 1 line)."""
     s = seed_means(maps, label_set)
     layers = list(dict.fromkeys(s.layer))
-    transforms = list(dict.fromkeys(s["transform"]))
+    transforms = main_transforms(dict.fromkeys(s["transform"]))
     cols = 3
     rws = -(-len(transforms) // cols)
     fig, axes = plt.subplots(rws, cols, figsize=(15, 3.6 * rws), sharey=True, squeeze=False)
@@ -129,5 +139,75 @@ def fig9_11(maps: pd.DataFrame, label_set: str = "a", title: str = ""):
     legend_right(axes.flat[min(len(transforms), cols) - 1])
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+SOLVER_STYLE = {
+    "none": dict(color="tab:red", ls=":", marker="x"),
+    "ridge": dict(color="tab:blue", marker="o"),
+    "ls": dict(color="tab:cyan", ls="--", marker="s"),
+    "fs": dict(color="tab:olive", ls="-.", marker="D"),
+    "reluopt": dict(color="tab:orange", marker="^"),
+    "task": dict(color="tab:green", lw=2.2, marker="*"),
+}
+
+
+def fig9_solvers(maps: pd.DataFrame, label_set: str = "a", title: str = ""):
+    """The Fig. 9 comparison of solvers and objectives: per transform (column), the top-1 test error (top
+    row; mean over runs, shaded 95 % t-interval, original dashed) and the relative L2 residual before the
+    ReLU (bottom row, log scale) per layer, one line per solver."""
+    s = solver_means(maps, label_set)
+    orig = seed_means(maps, label_set)
+    orig = orig[orig.method == "original"].iloc[0]
+    layers = list(dict.fromkeys(s.layer))
+    transforms = list(dict.fromkeys(s["transform"]))
+    fig, axes = plt.subplots(2, len(transforms), figsize=(6.5 * len(transforms), 7.2), sharex=True, sharey="row",
+                             squeeze=False)
+    x = range(len(layers))
+    for j, g in enumerate(transforms):
+        top, low = axes[0, j], axes[1, j]
+        top.axhspan(orig.low, orig.high, color="0.88", zorder=0)
+        top.axhline(orig["mean"], color="black", ls="--", label="original")
+        for solver, style in SOLVER_STYLE.items():
+            line = s[(s["transform"] == g) & (s.solver == solver)].set_index("layer").reindex(layers)
+            top.plot(x, line["mean"], markersize=5, label=SOLVERS[solver], **style)
+            top.fill_between(x, line.low, line.high, color=style["color"], alpha=0.07)
+            if solver != "none":
+                low.plot(x, line.residual_l2, markersize=5, label=SOLVERS[solver], **style)
+        top.set_title(transform_name(g))
+        low.set_yscale("log")
+        low.set_xticks(list(x), layers, fontsize=8)
+        for ax in (top, low):
+            ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("top-1 test error")
+    axes[1, 0].set_ylabel("relative L2 residual (before ReLU)")
+    legend_right(axes[0, -1])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def fig_rotation_sweep(maps: pd.DataFrame, label_set: str = "a", title: str = ""):
+    """The 0–90° rotation sweep: top-1 test error of the compensated M_g against the angle (0° = the
+    original error), one line per layer, mean over the runs of ``label_set`` (shaded 95 % t-interval)."""
+    s = sweep_means(maps, label_set)
+    layers = list(dict.fromkeys(seed_means(maps, label_set).layer))
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    colours = plt.get_cmap("viridis")
+    for i, layer in enumerate(lay for lay in layers if lay in set(s.layer)):
+        line = s[s.layer == layer].sort_values("angle")
+        colour = colours(i / max(1, len(layers) - 1))
+        ax.plot(line.angle, line["mean"], marker="o", markersize=4, color=colour, label=layer)
+        ax.fill_between(line.angle, line.low, line.high, color=colour, alpha=0.08)
+    angles = sorted(s.angle.unique())
+    ax.set_xticks(angles, [f"{a:g}°" for a in angles])
+    ax.set_xlabel("rotation of the input image")
+    ax.set_ylabel("top-1 test error of ψ(M_g φ(g·x))")
+    ax.grid(alpha=0.3)
+    legend_right(ax)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -14,8 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from eqlab.papers.lenc_vedaldi.tables import t_interval
-from eqlab.report.claims import Claim, verdict_of
+from eqlab.report.claims import Claim, interval_claim, verdict_of
 
 LITTLE = 0.05  # "self-stitch costs a little": at most 5 points of top-1 error
 CLAIM6 = ("Stitching: self-stitch costs a little; deep→shallow ≈ baseline; shallow→deep costs more; early layers "
@@ -47,10 +46,13 @@ def table6(df: pd.DataFrame) -> pd.DataFrame:
     return cells
 
 
-def table5(df: pd.DataFrame) -> pd.DataFrame:
-    """Base net's tap into the same tap of each other net: stitched error % (mean ± std over E seeds),
-    then each net alone, the identity E and the untrained E (mean) at that tap."""
-    sub = df[df.kind == "nets"]
+def table5(df: pd.DataFrame, kind: str = "nets") -> pd.DataFrame:
+    """Base net's tap into the same tap of each other net of the same architecture (``kind`` "nets", Table 5)
+    or of another one ("archs", Tables 7–9): stitched error % (mean ± std over E seeds), then each net alone,
+    the identity E (where the shapes agree) and the untrained E (mean) at that tap."""
+    sub = df[df.kind == kind]
+    if sub.empty:
+        return pd.DataFrame()
     rows = []
     for (net, tap), g in sub.groupby(["net_b", "tap_b"], sort=False):
         ident = g[g.method == "identity"].top1_error
@@ -95,16 +97,9 @@ def _per_seed(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 def _decide(cid: str, text: str, values: np.ndarray, what: str, above: float | None = None,
             below: float | None = None) -> Claim:
-    """Holds when the t-interval of per-seed ``values`` lies above ``above`` / below ``below``; does not
-    hold when it lies wholly on the wrong side; else not established."""
-    if len(values) < 3:
-        return Claim(cid, text, verdict_of(None), f"needs ≥ 3 seeds of E, have {len(values)}")
-    mean, lo, hi = t_interval(values)
-    ok = (above is None or lo > above) and (below is None or hi < below)
-    bad = (above is not None and hi < above) or (below is not None and lo > below)
-    ev = (f"{what}: {100 * mean:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}] over {len(values)} seeds of E "
-          f"({', '.join(f'{100 * v:+.1f}' for v in values)})")
-    return Claim(cid, text, verdict_of(True if ok else False if bad else None), ev, interval=(lo, hi), n=len(values))
+    """:func:`eqlab.report.claims.interval_claim` over the seeds of E (evidence in signed points)."""
+    return interval_claim(cid, text, values, what, above=above, below=below, scale=100, unit=" points", digits=1,
+                          runs="seeds of E")
 
 
 def claims(df: pd.DataFrame | None) -> list[Claim]:

@@ -8,6 +8,7 @@ non-zeros per row); ``m`` is the structured-sparsity neighbourhood side, <NA> fo
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -132,20 +133,65 @@ def transform_name(g: str) -> str:
     return g
 
 
+ROTATION = re.compile(r"rot(\d+(?:\.\d+)?)$")
+MAIN_ANGLES = (45.0, 90.0)  # the rotations of the paper's Figs. 9–11; the others only make up the 0–90° sweep
+
+
+def rotation_angle(g: str) -> float | None:
+    """``rot22.5`` → 22.5; None for a transform that is not a rotation."""
+    match = ROTATION.match(g)
+    return float(match.group(1)) if match else None
+
+
+def main_transforms(transforms) -> list[str]:
+    """The transforms shown per panel (Figs. 9–11): all but the extra angles of the rotation sweep."""
+    return [g for g in transforms if rotation_angle(g) in (None, *MAIN_ANGLES)]
+
+
+def sweep_means(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
+    """The rotation sweep: per layer and angle (0° = the original error), the compensated M_g's top-1 error
+    (m = 3 on conv taps, dense on FC taps), mean over the runs of ``label_set`` and 95 % t-interval."""
+    s = seed_means(maps, label_set)
+    s = s.assign(angle=s["transform"].map(rotation_angle))
+    s = s[s.angle.notna()]
+    conv = s[s.method == "p_only"].layer.unique()
+    mapped = s[((s.method == "ridge_m3") & s.layer.isin(conv)) | ((s.method == "ridge_m1") & ~s.layer.isin(conv))]
+    zero = s[s.method == "original"].drop_duplicates("layer").assign(angle=0.0)
+    return pd.concat([zero, mapped], ignore_index=True).sort_values(["layer", "angle"], kind="stable")
+
+
+def sweep_table(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
+    """Top-1 error % of M_g per layer (rows) and rotation angle (columns, 0° = original) [95 % t-interval]."""
+    s = sweep_means(maps, label_set)
+    layers = list(dict.fromkeys(seed_means(maps, label_set).layer))
+    s = s.assign(cell=[_cell(a, b, c) for a, b, c in zip(s["mean"], s.low, s.high, strict=True)],
+                 column=[f"{a:g}°" for a in s.angle])
+    wide = s.pivot_table(index="layer", columns="column", values="cell", aggfunc="first")
+    order = [f"{a:g}°" for a in sorted(s.angle.unique())]
+    return wide.reindex(index=[lay for lay in layers if lay in wide.index], columns=order).rename_axis(columns=None)
+
+
 def with_original(maps: pd.DataFrame) -> pd.DataFrame:
     """Per (net, layer, transform) rows plus the net's original error repeated on every (layer, transform)."""
     orig = maps[maps.method == "original"].set_index("net").top1_error.rename("original")
     return maps[maps.method != "original"].join(orig, on="net")
 
 
-def seed_means(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
-    """Top-1 error per (layer, transform, method) over the runs of ``label_set``: mean and t-interval."""
-    m = with_original(maps[maps.label_set == label_set])
+def of(maps: pd.DataFrame, label_set: str = "a", arch: str = "anet") -> pd.DataFrame:
+    """The rows of the nets of ``arch`` trained on ``label_set`` (tables without an ``arch`` column: ANets)."""
+    archs = maps["arch"] if "arch" in maps else pd.Series("anet", index=maps.index)
+    return maps[(maps.label_set == label_set) & (archs == arch)]
+
+
+def seed_means(maps: pd.DataFrame, label_set: str = "a", arch: str = "anet") -> pd.DataFrame:
+    """Top-1 error per (layer, transform, method) over the runs of ``arch`` on ``label_set``: mean and t-interval."""
+    maps = of(maps, label_set, arch)
+    m = with_original(maps)
     rows = []
     for (layer, g, method), sub in m.groupby(["layer", "transform", "method"], sort=False):
         mean, lo, hi = t_interval(sub.top1_error)
         rows.append(dict(layer=layer, transform=g, method=method, mean=mean, low=lo, high=hi, n=len(sub)))
-    orig = maps[(maps.label_set == label_set) & (maps.method == "original")]
+    orig = maps[maps.method == "original"]
     mean, lo, hi = t_interval(orig.top1_error)
     for layer, g in m[["layer", "transform"]].drop_duplicates().itertuples(index=False):
         rows.append(dict(layer=layer, transform=g, method="original", mean=mean, low=lo, high=hi, n=len(orig)))
@@ -162,6 +208,7 @@ def maps_table(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
     """Fig. 9–11 as a table: top-1 error % of each method, rows (transform, layer), mean over the runs
     of ``label_set`` [95 % t-interval over runs]."""
     s = seed_means(maps, label_set)
+    s = s[s["transform"].isin(main_transforms(s["transform"].unique()))]
     s = s.assign(cell=[_cell(a, b, c) for a, b, c in zip(s["mean"], s.low, s.high, strict=True)],
                  g=s["transform"].map(transform_name))
     wide = s.pivot_table(index=["g", "layer"], columns="method", values="cell", aggfunc="first", sort=False)
@@ -172,6 +219,7 @@ def maps_table(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
 def single_run_table(maps: pd.DataFrame, net: str) -> pd.DataFrame:
     """One run: top-1 error % [95 % bootstrap interval over its test images], rows (transform, layer)."""
     m = with_original(maps[maps.net == net])
+    m = m[m["transform"].isin(main_transforms(m["transform"].unique()))]
     m = m.assign(cell=[_cell(a, b, c) for a, b, c in zip(m.top1_error, m.ci_low, m.ci_high, strict=True)],
                  g=m["transform"].map(transform_name))
     wide = m.pivot_table(index=["g", "layer"], columns="method", values="cell", aggfunc="first", sort=False)
@@ -181,16 +229,86 @@ def single_run_table(maps: pd.DataFrame, net: str) -> pd.DataFrame:
         index=["g", "layer"], columns=None)
 
 
+SOLVERS = {"none": "uncompensated", "ridge": "L2 (ridge)", "ls": "L2 (LS)", "fs": "L2 (FS)", "reluopt": "ReLU-OPT",
+           "task": "task loss"}
+
+
+def solver_rows(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
+    """The (layer, transform) cells where every solver ran (``lenc_vedaldi_nets.probe.solvers_for``), one
+    row per net × cell × solver, with a ``solver`` column: the map with the largest m of the cell (m = 3 on
+    conv taps, the dense map on FC taps) and the uncompensated reference."""
+    m = of(maps, label_set)
+    m = m[m.method != "original"]
+    m = m.assign(solver=m.method.str.replace(r"_m\d+$", "", regex=True))
+    cells = m[m.solver == "task"][["layer", "transform", "m"]].drop_duplicates()
+    keep = m.merge(cells, on=["layer", "transform", "m"])
+    keep = keep[keep.solver.isin(list(SOLVERS))]
+    none = m[m.method == "none"].merge(cells[["layer", "transform"]], on=["layer", "transform"])
+    return pd.concat([none, keep], ignore_index=True)
+
+
+def solver_means(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
+    """Per (layer, transform, solver): top-1 error, L2 residual before and after the ReLU, mean over the
+    runs of ``label_set`` with the top-1 error's 95 % t-interval."""
+    rows = []
+    for (layer, g, solver), sub in solver_rows(maps, label_set).groupby(["layer", "transform", "solver"], sort=False):
+        mean, lo, hi = t_interval(sub.top1_error)
+        rows.append(dict(layer=layer, transform=g, solver=solver, mean=mean, low=lo, high=hi, n=len(sub),
+                         residual_l2=sub.residual_l2.mean(), residual_relu=sub.residual_relu.mean()))
+    return pd.DataFrame(rows)
+
+
+def solvers_table(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
+    """The Fig. 9 comparison of solvers and objectives as a table: rows (transform, layer), per solver the
+    top-1 error % [95 % t-interval over runs] and the relative L2 residual before / after the ReLU."""
+    s = solver_means(maps, label_set)
+    if s.empty:
+        return pd.DataFrame()
+    s = s.assign(g=s["transform"].map(transform_name), name=s.solver.map(SOLVERS),
+                 cell=[_cell(a, b, c) for a, b, c in zip(s["mean"], s.low, s.high, strict=True)],
+                 l2=[f"{a:.2f} / {b:.2f}" for a, b in zip(s.residual_l2, s.residual_relu, strict=True)])
+    names = [SOLVERS[k] for k in SOLVERS if k in set(s.solver)]
+    top1 = s.pivot_table(index=["g", "layer"], columns="name", values="cell", aggfunc="first", sort=False)[names]
+    l2 = s[s.solver != "none"].pivot_table(index=["g", "layer"], columns="name", values="l2", aggfunc="first",
+                                           sort=False)[names[1:]]
+    out = pd.concat({"top-1 error %": top1, "L2 residual before / after ReLU": l2}, axis=1)
+    return out.rename_axis(index=["g", "layer"], columns=[None, None])
+
+
+def solvers_reading(maps: pd.DataFrame, label_set: str = "a", from_layer: str = "conv3") -> str:
+    """How to read the solver table, computed: per transform, what it costs the nets (uncompensated minus
+    original top-1, mean over runs [95 % t-interval]) and, from ``from_layer`` on, how far the L2 (ridge) map
+    and the task-loss map end above the uncompensated error (mean over layers and runs)."""
+    rows = solver_rows(maps, label_set)
+    if rows.empty:
+        return "No solver rows in the map table."
+    orig = of(maps, label_set)
+    orig = orig[orig.method == "original"].set_index("net").top1_error
+    layers = list(dict.fromkeys(rows.layer))
+    deep = layers[layers.index(from_layer):] if from_layer in layers else layers
+    parts = []
+    for g, sub in rows.groupby("transform", sort=False):
+        none = sub[(sub.solver == "none") & (sub.layer == layers[0])].set_index("net").top1_error
+        mean, lo, hi = t_interval((none - orig.reindex(none.index)).to_numpy())
+        d = sub[sub.layer.isin(deep)].pivot_table(index=["net", "layer"], columns="solver", values="top1_error")
+        over = {k: 100 * float((d[k] - d["none"]).mean()) for k in ("ridge", "task")}
+        parts.append(f"{transform_name(g)} costs the nets {100 * mean:.1f} points of top-1 [{100 * lo:.1f}, "
+                     f"{100 * hi:.1f}]; from {deep[0]} on, the L2 (ridge) map ends {over['ridge']:+.1f} points and the "
+                     f"task-loss map {over['task']:+.1f} points from the uncompensated error")
+    return "; ".join(parts) + "."
+
+
 def table1_ours(train_metrics: pd.DataFrame) -> pd.DataFrame:
     """Our runs as Table 1 rows (long): the ANet analogue's test top-1 error % over its seeds."""
-    a = train_metrics[train_metrics.label_set == "a"]
+    a = of(train_metrics, "a")
     return pd.DataFrame([{"table": "1", "row": "ANet", "column": "top-1 error",
                           "value": 100 * a.test_top1_error.mean(), "n": len(a)}])
 
 
 def table3_ours(inv: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
     """Our Table 3 (long): invariant channels as % of the layer's channels, mean over the runs."""
-    sub = inv[(inv.label_set == label_set) & inv["transform"].isin(list(TABLE3_COLUMNS))]
+    sub = of(inv, label_set)
+    sub = sub[sub["transform"].isin(list(TABLE3_COLUMNS))]
     sub = sub.assign(pct=100 * sub.invariant / sub.channels)
     rows = []
     for (layer, g), s in sub.groupby(["layer", "transform"], sort=False):
