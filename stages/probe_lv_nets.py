@@ -48,7 +48,8 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     for net_id, net in nets.items():
         model = load_net(args.models, net_id, net)
         splits = [Split(*load_split(args.data, s, net.label_set)) for s in ("train", "val", "test")]
-        net_cfg = replace(cfg, transforms=net.transforms) if net.transforms else cfg
+        net_cfg = replace(cfg, transforms=net.transforms or cfg.transforms,
+                          solvers_for=cfg.solvers_for if net.solvers else ())
         rows, inv_rows = probe_net(model, *splits, net_cfg)
         ids = dict(net=net_id, arch=net.arch, label_set=net.label_set, seed=net.seed, n_test=len(splits[2].y))
         maps += [{**ids, **r} for r in rows]

@@ -351,8 +351,8 @@ def test_build_net_dispatches_and_names_the_allowed_archs():
 
     assert isinstance(build_net(NetConfig(arch="resnet"), 8), lv_nets.ResNetSmall)
     assert isinstance(build_net(NetConfig(arch="anet"), 8), lv_nets.ANetSmall)
-    with pytest.raises(ValueError, match=r"unknown arch 'vgg'; built: \['anet', 'resnet'\]"):
-        build_net(NetConfig(arch="vgg"), 8)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"unknown arch 'alexnet'; built: \[.anet., .cnet., .vgg., .resnet.\]"):
+        build_net(NetConfig(arch="alexnet"), 8)  # type: ignore[arg-type]
 
 
 def _with_resnets(maps, residual: float):
@@ -384,3 +384,25 @@ def test_resnet_claim_decides_both_ways():
     assert [c.verdict for c in lv_claims.cnn_claims(with_res) if c.id != "2d"] == \
         [c.verdict for c in lv_claims.cnn_claims(maps) if c.id != "2d"]
     assert tables.maps_table(with_res, "a").equals(tables.maps_table(maps, "a"))
+
+
+def test_vgg_and_cnet_analogues():
+    """Vgg16 analogue: 13 convs in five blocks, centred grids (2×2 / 2 pools on even sizes); CNet: ANet with
+    normalisation before pooling (same parameters, same grids, another function)."""
+    from eqlab.models.lv_train import build_net
+
+    vgg = build_net(NetConfig(arch="vgg"), 8).eval()
+    x = torch.randn(2, 3, 32, 32)
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in vgg.modules()) == 13
+    for tap, n in {"conv1": 32, "conv2": 16, "conv3": 8, "conv4": 4, "conv5": 2}.items():
+        h = vgg.forward_to(tap, x)
+        assert h.shape[-2:] == (n, n) and vgg.tap_grid(tap).is_centred((32, 32), (n, n))
+        torch.testing.assert_close(vgg.forward_from(tap, h), vgg(x))
+    assert vgg.tap_grid("fc6") is None and vgg.forward_to("fc7", x).shape == (2, 128)
+    torch.manual_seed(0)
+    anet = build_net(NetConfig(arch="anet"), 8).eval()
+    cnet = build_net(NetConfig(arch="cnet"), 8).eval()
+    cnet.load_state_dict(anet.state_dict())
+    torch.testing.assert_close(cnet.forward_to("conv1", x), anet.forward_to("conv1", x))
+    assert not torch.allclose(cnet.forward_to("conv2", x), anet.forward_to("conv2", x))
+    assert cnet.tap_grid("conv3") == anet.tap_grid("conv3")

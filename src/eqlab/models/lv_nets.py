@@ -20,7 +20,13 @@ four bottleneck blocks (1×1 reduce, 3×3, 1×1 expand, each with BatchNorm; a 1
 the shape changes) at strides 1, 2, 2, 2 (``conv2`` … ``conv5``: 16, 8, 4, 2 px), global average pooling
 and one FC layer, as ResNet-50's stages. Taps are the blocks' sums before the ReLU; there are no FC taps.
 A stride-2 block's 3×3 / 2 / 1 conv and its 1×1 / 2 shortcut put output pixel i on input pixel 2i, so
-the grids stay uncentred (half a stride up-left). Both nets share :class:`TappedStages`.
+the grids stay uncentred (half a stride up-left).
+
+``VggSmall`` (the Vgg16 analogue): five blocks of 3×3 / 1 / 1 convs (2, 2, 3, 3, 3 of them, as VGG-16's 13),
+each block followed by a 2×2 / 2 max-pool, then fc6, fc7 and the classifier; taps ``conv1`` … ``conv5`` are
+each block's last conv (32, 16, 8, 4, 2 px), before the ReLU. Its grids are centred. The CNet analogue is
+``ANetSmall`` with ``norm_first`` (normalisation before pooling, as the Caffe reference net). All nets share
+:class:`TappedStages`.
 """
 
 from __future__ import annotations
@@ -129,6 +135,47 @@ class ANetSmall(TappedStages):
 def tap_grid(tap: str) -> Grid | None:
     """The ANet analogue's grid of ``tap`` on the image (None for FC taps, where P_g = I)."""
     return GRIDS.get(tap)
+
+
+@dataclass(frozen=True)
+class VggSpec:
+    """Per block (conv1 … conv5) its width and number of 3×3 convs; FC width; classes."""
+
+    blocks: tuple[tuple[int, int], ...] = ((16, 2), (24, 2), (32, 3), (48, 3), (48, 3))
+    fc: int = 128
+    n_classes: int = 8
+
+
+class VggSmall(TappedStages):
+    """The Vgg16 analogue (see the module docstring)."""
+
+    taps = TAPS
+
+    def __init__(self, spec: VggSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        stages: list[nn.Module] = []
+        grid, grids, c = Grid(), {}, 3
+        for i, (width, n) in enumerate(spec.blocks):
+            layers: list[nn.Module] = [] if i == 0 else [nn.ReLU(), nn.MaxPool2d(2, 2)]
+            if i:
+                grid = grid.then(Grid.conv(2, 2, 0))
+            for k in range(n):
+                layers += ([nn.ReLU()] if k else []) + [nn.Conv2d(c, width, 3, 1, 1)]
+                c = width
+            stages.append(nn.Sequential(*layers))
+            grids[TAPS[i]] = grid  # 3×3 / 1 / 1 convs leave the grid where it is
+        stages += [
+            nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(c, spec.fc)),
+            nn.Sequential(nn.ReLU(), nn.Linear(spec.fc, spec.fc)),
+            nn.Sequential(nn.ReLU(), nn.Linear(spec.fc, spec.n_classes)),
+        ]
+        self.stages = nn.ModuleList(stages)
+        self.grids = grids
+        for m in self.modules():  # He initialisation: PyTorch's default leaves 16 plain ReLU layers at chance
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
 
 
 RESNET_TAPS = ("conv1", "conv2", "conv3", "conv4", "conv5")

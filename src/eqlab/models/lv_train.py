@@ -22,7 +22,16 @@ import torch
 import torch.nn.functional as F
 
 from eqlab.data.tinyimagenet import TimSizes, embedded_tim
-from eqlab.models.lv_nets import IMAGE, ANetSmall, ANetSpec, ResNetSmall, ResNetSpec, TappedStages
+from eqlab.models.lv_nets import (
+    IMAGE,
+    ANetSmall,
+    ANetSpec,
+    ResNetSmall,
+    ResNetSpec,
+    TappedStages,
+    VggSmall,
+    VggSpec,
+)
 from eqlab.params import ParamError, build, profile_of, section
 from eqlab.train.schedule import get_lr
 
@@ -51,18 +60,20 @@ class DataConfig:
     seed: int = 0
 
 
-ARCHS = ("anet", "resnet")
+ARCHS = ("anet", "cnet", "vgg", "resnet")
 
 
 @dataclass(frozen=True)
 class NetConfig:
     """``lenc_vedaldi_nets.nets.<id>``: one trained network; ``transforms`` (optional) narrows the probe's
-    transforms for this net (empty: all of ``lenc_vedaldi_nets.probe.transforms``)."""
+    transforms for this net (empty: all of ``lenc_vedaldi_nets.probe.transforms``) and ``solvers: false``
+    skips its LS, FS, ReLU-OPT and task-loss maps (``probe.solvers_for``)."""
 
-    arch: Literal["anet", "resnet"] = "anet"
+    arch: Literal["anet", "cnet", "vgg", "resnet"] = "anet"
     label_set: Literal["a", "b"] = "a"
     seed: int = 0
     transforms: tuple[str, ...] = ()
+    solvers: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,8 +120,10 @@ def to_input(images: np.ndarray) -> torch.Tensor:
 
 
 def build_net(net: NetConfig, n_classes: int) -> TappedStages:
-    if net.arch == "anet":
-        return ANetSmall(ANetSpec(n_classes=n_classes))
+    if net.arch in ("anet", "cnet"):  # CNet: normalisation before pooling
+        return ANetSmall(ANetSpec(n_classes=n_classes, norm_first=net.arch == "cnet"))
+    if net.arch == "vgg":
+        return VggSmall(VggSpec(n_classes=n_classes))
     if net.arch == "resnet":
         return ResNetSmall(ResNetSpec(n_classes=n_classes))
     raise ValueError(f"lenc_vedaldi_nets: unknown arch {net.arch!r}; built: {list(ARCHS)}")
