@@ -54,6 +54,17 @@ def legend_right(ax, fontsize: int = 8, source=None) -> None:
     ax.legend(handles, labels, fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
+def finish(fig, ax, title: str = ""):
+    """The common close of a one-panel figure: a light grid, the legend beside the axes, the title (if any),
+    a tight layout; returns ``fig``."""
+    ax.grid(alpha=0.3)
+    legend_right(ax)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_models(ax, table: pd.DataFrame, groups: dict[str, list[str]], styles: dict[str, dict], column: str) -> None:
     """One line per model: the geometric mean over its seeds of ``table[column]`` per layer (``table``: one
     row per run and layer), labelled with its seed count, and the seeds' min–max as a band."""
@@ -124,12 +135,7 @@ def chance_ratio_by_layer(results: pd.DataFrame, runs: pd.DataFrame, title: str 
     ax.set_ylabel("error / chance level")
     ax.set_xlabel("layer")
     ax.tick_params(axis="x", labelrotation=30)
-    ax.grid(alpha=0.3)
-    legend_right(ax)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig, ax, title)
 
 
 def lv_compensation(results: pd.DataFrame, run: str, metric: str = "top1_error"):

@@ -18,7 +18,7 @@ from eqlab.papers.lenc_vedaldi.tables import (
     unconstrained,
     with_labels,
 )
-from eqlab.report.plots import legend_right, line_styles
+from eqlab.report.plots import finish, legend_right, line_styles
 
 
 def _curves(ax, rows: pd.DataFrame, x: str, styles: dict[str, dict]) -> None:
@@ -205,9 +205,4 @@ def fig_rotation_sweep(maps: pd.DataFrame, label_set: str = "a", title: str = ""
     ax.set_xticks(angles, [f"{a:g}°" for a in angles])
     ax.set_xlabel("rotation of the input image")
     ax.set_ylabel("top-1 test error of ψ(M_g φ(g·x))")
-    ax.grid(alpha=0.3)
-    legend_right(ax)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig, ax, title)
