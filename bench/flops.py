@@ -176,11 +176,13 @@ def conv_peak(
     k: int = 3,
     repeats: int = 5,
     device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
 ) -> Peak:
-    """Median time of one float32 conv2d forward, ``channels → channels``, ``k×k``, 'same' padding."""
+    """Median time of one conv2d forward in ``dtype`` (float32; bfloat16 for the bf16 rows on GPUs),
+    ``channels → channels``, ``k×k``, 'same' padding."""
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, channels, size, size, generator=gen).to(device)
-    w = torch.randn(channels, channels, k, k, generator=gen).to(device) / math.sqrt(channels * k * k)
+    x = torch.randn(batch, channels, size, size, generator=gen).to(device, dtype)
+    w = (torch.randn(channels, channels, k, k, generator=gen) / math.sqrt(channels * k * k)).to(device, dtype)
     out = conv_out_size(size, k, k // 2)
     flops = conv2d_flops(batch, channels, channels, out, out, k)
     counted = count_flops(lambda: F.conv2d(x.to("meta"), w.to("meta"), padding=k // 2)).total
@@ -189,7 +191,8 @@ def conv_peak(
     with torch.no_grad():
         kernel = _kernel(lambda: F.conv2d(x, w, padding=k // 2), "conv")
         seconds = median_seconds(lambda: F.conv2d(x, w, padding=k // 2), repeats)
-    return Peak(f"conv2d {batch}×{channels}×{size}×{size} → {channels}, {k}×{k}", flops, counted, seconds, kernel)
+    what = f"conv2d {batch}×{channels}×{size}×{size} → {channels}, {k}×{k}" + ("" if dtype == torch.float32 else f", {dtype}")
+    return Peak(what, flops, counted, seconds, kernel)
 
 
 def matmul_peak(n: int = 2048, repeats: int = 5, device: str | torch.device = "cpu") -> Peak:

@@ -340,7 +340,8 @@ def flops_section(device, args: argparse.Namespace, header: str) -> tuple[dict, 
     matmul = matmul_peak(repeats=args.repeats, device=device)
     rows, profiles = bench_steps(params, args.steps, args.repeats, device)
     conv_end = conv_peak(repeats=args.repeats, device=device)
-    report = FlopsReport(conv, matmul, conv_end, rows, peak_rss_mib())
+    bf16 = conv_peak(repeats=args.repeats, device=device, dtype=torch.bfloat16) if device.type == "cuda" else None
+    report = FlopsReport(conv, matmul, conv_end, rows, peak_rss_mib(), bf16)
     return flops_json(report), format_flops(report, header), format_profiles(profiles)
 
 

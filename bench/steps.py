@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import resource
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -108,9 +108,24 @@ def step_case(
     return StepCase(label, run, spec.arch, kwargs, shape, spec.group or "r1", train_spec)
 
 
-def bench_cases(params: Mapping[str, Any]) -> list[StepCase]:
-    """The small profile's architectures, then the 6-layer IEN R4 at paper width, batch 32."""
-    return [*(step_case(params, r) for r in SMALL_RUNS), step_case(params, "ien_r4", "paper", batch=PAPER_BATCH)]
+# train.compute variants of the paper step, timed on GPUs only (bf16 has no fast path on CPUs without
+# native bfloat16, such as the 2-core AMD EPYC the budgets are measured on)
+GPU_COMPUTE = (("fp32", True), ("bf16", False), ("bf16", True))
+
+
+def with_compute(case: StepCase, precision: str, channels_last: bool) -> StepCase:
+    """``case`` trained with ``train.compute`` = (``precision``, ``channels_last``)."""
+    tags = [t for t, on in ((precision, precision != "fp32"), ("channels-last", channels_last)) if on]
+    return replace(case, label=f"{case.label}, {', '.join(tags)}",
+                   spec=replace(case.spec, precision=precision, channels_last=channels_last))
+
+
+def bench_cases(params: Mapping[str, Any], device: torch.device | str = "cpu") -> list[StepCase]:
+    """The small profile's architectures, then the 6-layer IEN R4 at paper width, batch 32 (on a GPU also
+    with each :data:`GPU_COMPUTE` option)."""
+    paper = step_case(params, "ien_r4", "paper", batch=PAPER_BATCH)
+    gpu = [with_compute(paper, *c) for c in GPU_COMPUTE] if torch.device(device).type == "cuda" else []
+    return [*(step_case(params, r) for r in SMALL_RUNS), paper, *gpu]
 
 
 def _data(case: StepCase, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,6 +182,7 @@ class StepRow:
     flops: int  # per step, counted
     flops_no_padding: float  # per step, zero-padding taps excluded
     seconds_per_step: float
+    precision: str = "fp32"  # train.compute.precision: rows in bf16 compare with the bf16 conv peak
 
     @property
     def images_per_s(self) -> float:
@@ -194,6 +210,7 @@ def time_step(
         flops.total,
         flops.padding_excluded,
         seconds,
+        case.spec.precision,
     )
 
 
@@ -221,7 +238,7 @@ def bench_steps(
     quiet.setLevel(logging.WARNING)  # train() logs one line per epoch
     try:
         rows, profiles = [], {}
-        for case in bench_cases(params):
+        for case in bench_cases(params, device):
             row, profiles[case.label] = bench_case(case, steps, repeats, device, top)
             rows.append(row)
     finally:
@@ -239,11 +256,16 @@ class FlopsReport:
     conv_end: Peak
     rows: list[StepRow]
     rss_mib: float
+    conv_bf16: Peak | None = None  # on GPUs: the bf16 rows' reference
 
     @property
     def peak(self) -> Peak:
         """The reference for "% of peak": the faster of the two conv measurements."""
         return max(self.conv, self.conv_end, key=lambda p: p.gflops)
+
+    def peak_of(self, row: StepRow) -> Peak:
+        """A row's reference peak: the bf16 conv for bf16 rows (when measured), else :attr:`peak`."""
+        return self.conv_bf16 if row.precision == "bf16" and self.conv_bf16 is not None else self.peak
 
     @property
     def drift(self) -> float:
@@ -254,7 +276,9 @@ class FlopsReport:
 def format_flops(report: FlopsReport, header: str) -> str:
     """The markdown report: the peaks, then one row per step case (% of the faster conv peak)."""
     lines = [header, "", "| peak | GFLOP/call | median s | GFLOP/s | kernel |", "|---|---|---|---|---|"]
-    for p, when in ((report.conv, ""), (report.matmul, ""), (report.conv_end, " (again, after the steps)")):
+    peaks = [(report.conv, ""), (report.matmul, ""), (report.conv_end, " (again, after the steps)")]
+    peaks += [(report.conv_bf16, " (the bf16 rows' peak)")] if report.conv_bf16 is not None else []
+    for p, when in peaks:
         lines.append(f"| {p.what}{when} | {p.flops / 1e9:.2f} | {p.seconds:.4f} | {p.gflops:.1f} | {p.kernel} |")
     lines += [
         "",
@@ -262,14 +286,14 @@ def format_flops(report: FlopsReport, header: str) -> str:
         f"steps: {report.drift:.2f} (far from 1: the machine's load changed during the run)",
         "",
         "| training step | images/step (net) | GFLOP/step | GFLOP/step, padding excluded | images/s "
-        "| GFLOP/s | % of conv peak (the faster one) |",
+        "| GFLOP/s | % of conv peak (the faster fp32 one; bf16 rows: the bf16 one) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in report.rows:
         lines.append(
             f"| {r.label} | {r.batch} ({r.images_per_step}) | {r.flops / 1e9:.3f} "
             f"| {r.flops_no_padding / 1e9:.3f} | {r.images_per_s:.1f} | {r.gflops:.2f} "
-            f"| {100 * r.of_peak(report.peak):.1f} |"
+            f"| {100 * r.of_peak(report.peak_of(r)):.1f} |"
         )
     lines += ["", f"peak RSS of the bench process: {report.rss_mib:.0f} MiB"]
     return "\n".join(lines) + "\n"
@@ -307,7 +331,8 @@ def flops_json(report: FlopsReport) -> dict[str, Any]:
             "seconds_per_step": r.seconds_per_step,
             "images_per_s": r.images_per_s,
             "gflops": r.gflops,
-            "fraction_of_conv_peak": r.of_peak(report.peak),
+            "precision": r.precision,
+            "fraction_of_conv_peak": r.of_peak(report.peak_of(r)),
         }
         for r in report.rows
     ]
@@ -315,6 +340,7 @@ def flops_json(report: FlopsReport) -> dict[str, Any]:
         "conv_peak": _peak_json(report.conv),
         "matmul_peak": _peak_json(report.matmul),
         "conv_peak_end": _peak_json(report.conv_end),
+        "conv_peak_bf16": _peak_json(report.conv_bf16) if report.conv_bf16 is not None else None,
         "peak_drift": report.drift,
         "peak_rss_mib": report.rss_mib,
         "steps": steps,

@@ -135,3 +135,20 @@ def test_report_names_every_architecture(params):
     profiles = steps.format_profiles({c.label: [{"op": "aten::x", "self_cpu_ms": 1.0, "share": 0.5, "calls": 2}]
                                       for c in cases})
     assert all(f"## {c.label}" in profiles for c in cases)
+
+
+def test_gpu_compute_rows_and_their_peak(params):
+    """On a GPU the paper step is also timed with train.compute's options (labels name them; the TrainSpec
+    carries them), and bf16 rows are measured against the bf16 conv peak; a CPU bench has no such rows."""
+    cpu, gpu = steps.bench_cases(params, "cpu"), steps.bench_cases(params, "cuda")
+    assert len(gpu) == len(cpu) + len(steps.GPU_COMPUTE)
+    extra = gpu[len(cpu):]
+    assert [(c.spec.precision, c.spec.channels_last) for c in extra] == list(steps.GPU_COMPUTE)
+    assert extra[0].label.endswith(", channels-last") and extra[2].label.endswith(", bf16, channels-last")
+    assert all(c.spec.batch_size == cpu[-1].spec.batch_size and c.kwargs == cpu[-1].kwargs for c in extra)
+    fp32 = flops.Peak("conv", 10**9, 10**9, 0.01, "k")  # 100 GFLOP/s
+    bf16 = flops.Peak("conv bf16", 10**9, 10**9, 0.002, "k")  # 500 GFLOP/s
+    rows = [steps.StepRow("a", "x", 1, 4, 10**9, 8e8, 0.1), steps.StepRow("b", "x", 1, 4, 10**9, 8e8, 0.1, "bf16")]
+    data = steps.flops_json(steps.FlopsReport(fp32, fp32, fp32, rows, 1.0, bf16))
+    assert [s["fraction_of_conv_peak"] for s in data["steps"]] == pytest.approx([0.1, 0.02])
+    assert "the bf16 rows' peak" in steps.format_flops(steps.FlopsReport(fp32, fp32, fp32, rows, 1.0, bf16), "h")
