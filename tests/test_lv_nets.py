@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from conftest import ROOT
 from eqlab.groups import Grid, get_transform
-from eqlab.models import lv_nets
+from eqlab.models import lv_anet, lv_nets, lv_resnet
 from eqlab.models.lv_train import NetConfig, TrainConfig, configs, select, train_net
 from eqlab.papers.lenc_vedaldi import cnn_claims as lv_claims
 from eqlab.papers.lenc_vedaldi import tables
@@ -23,24 +23,24 @@ from eqlab.probes.ridge import fit_ridge
 
 
 def test_anet_shapes_and_uncentred_grids():
-    net = lv_nets.ANetSmall(lv_nets.ANetSpec()).eval()
+    net = lv_anet.ANetSmall(lv_anet.ANetSpec()).eval()
     x = torch.randn(2, 3, 32, 32)
     sizes = {"conv1": 16, "conv2": 7, "conv3": 3, "conv4": 3, "conv5": 3}
     for tap, n in sizes.items():
         h = net.forward_to(tap, x)
         assert h.shape[-2:] == (n, n)
-        grid = lv_nets.tap_grid(tap)
+        grid = lv_anet.tap_grid(tap)
         assert not grid.is_centred((32, 32), (n, n))  # AlexNet-like: grids sit off the image centre
         torch.testing.assert_close(net.forward_from(tap, h), net(x))
     for tap in ("fc6", "fc7"):
-        assert lv_nets.tap_grid(tap) is None
+        assert lv_anet.tap_grid(tap) is None
         torch.testing.assert_close(net.forward_from(tap, net.forward_to(tap, x)), net(x))
-    assert lv_nets.tap_grid("conv1").misalignment((32, 32), (16, 16)) == (-0.5, -0.5)
+    assert lv_anet.tap_grid("conv1").misalignment((32, 32), (16, 16)) == (-0.5, -0.5)
 
 
 def test_p_g_on_conv1_is_flip_plus_half_pixel():
     """hflip about the image centre = hflip about the conv1 grid centre, then a shift of (−2δ)/stride = ½ px."""
-    p = lv.spatial_part(lv_nets.ANetSmall(lv_nets.ANetSpec()), get_transform("hflip"), "conv1", (16, 16))
+    p = lv.spatial_part(lv_anet.ANetSmall(lv_anet.ANetSpec()), get_transform("hflip"), "conv1", (16, 16))
     assert p.matrix == (-1.0, 0.0, 0.0, 1.0, 0.5, 0.0) and not p.exact
     # a stride-1 'same' conv is centred: P_g is g itself
     assert Grid.conv(3, 1, 1).transform(get_transform("rot90"), (9, 9), (9, 9)) == get_transform("rot90")
@@ -232,7 +232,7 @@ def test_ls_and_fs_recover_an_exact_sparse_map():
 def _tiny_setup(seed: int = 0):
     """A random ANet analogue labelling its own inputs (original error 0), and its fc7 features."""
     torch.manual_seed(seed)
-    net = lv_nets.ANetSmall(lv_nets.ANetSpec(widths=(4, 4, 4, 4, 4), fc=8, n_classes=3)).eval()
+    net = lv_anet.ANetSmall(lv_anet.ANetSpec(widths=(4, 4, 4, 4, 4), fc=8, n_classes=3)).eval()
     x = torch.randn(96, 3, 32, 32)
     with torch.no_grad():
         h, y = net.forward_to("fc7", x), net(x).argmax(1)
@@ -327,7 +327,7 @@ def test_rotation_sweep_tables():
 def test_resnet_taps_grids_and_tail():
     """The ResN50 analogue: each tap's tail reproduces the net; stride-2 blocks (3×3 / 2 / 1 and the 1×1 / 2
     shortcut) put output pixel i on input pixel 2i, so the grids sit half a stride up-left of the centre."""
-    net = lv_nets.ResNetSmall(lv_nets.ResNetSpec()).eval()
+    net = lv_resnet.ResNetSmall(lv_resnet.ResNetSpec()).eval()
     x = torch.randn(2, 3, 32, 32)
     sizes = {"conv1": 16, "conv2": 16, "conv3": 8, "conv4": 4, "conv5": 2}
     assert net.taps == tuple(sizes)
@@ -346,13 +346,16 @@ def test_resnet_taps_grids_and_tail():
     torch.testing.assert_close(b[..., 2:-2, 3:-1], a[..., 2:-2, 2:-2], rtol=1e-4, atol=1e-4)
 
 
-def test_build_net_dispatches_and_names_the_allowed_archs():
+def test_build_net_dispatches_and_names_the_allowed_families_and_archs():
     from eqlab.models.lv_train import build_net
 
-    assert isinstance(build_net(NetConfig(arch="resnet"), 8), lv_nets.ResNetSmall)
-    assert isinstance(build_net(NetConfig(arch="anet"), 8), lv_nets.ANetSmall)
-    with pytest.raises(ValueError, match=r"unknown arch 'alexnet'; built: \[.anet., .cnet., .vgg., .resnet.\]"):
-        build_net(NetConfig(arch="alexnet"), 8)  # type: ignore[arg-type]
+    assert lv_nets.families() == ["anet", "resnet", "vgg"]
+    assert isinstance(build_net(NetConfig(family="resnet", arch="resnet"), 8), lv_resnet.ResNetSmall)
+    assert isinstance(build_net(NetConfig(), 8), lv_anet.ANetSmall)
+    with pytest.raises(ValueError, match=r"unknown family 'alexnet'; families: \['anet', 'resnet', 'vgg'\]"):
+        build_net(NetConfig(family="alexnet"), 8)
+    with pytest.raises(ValueError, match=r"family 'anet' has no arch 'vgg'; its archs: \['anet', 'cnet'\]"):
+        build_net(NetConfig(arch="vgg"), 8)
 
 
 def _with_resnets(maps, residual: float):
@@ -391,7 +394,7 @@ def test_vgg_and_cnet_analogues():
     normalisation before pooling (same parameters, same grids, another function)."""
     from eqlab.models.lv_train import build_net
 
-    vgg = build_net(NetConfig(arch="vgg"), 8).eval()
+    vgg = build_net(NetConfig(family="vgg", arch="vgg"), 8).eval()
     x = torch.randn(2, 3, 32, 32)
     assert sum(isinstance(m, torch.nn.Conv2d) for m in vgg.modules()) == 13
     for tap, n in {"conv1": 32, "conv2": 16, "conv3": 8, "conv4": 4, "conv5": 2}.items():
@@ -401,7 +404,7 @@ def test_vgg_and_cnet_analogues():
     assert vgg.tap_grid("fc6") is None and vgg.forward_to("fc7", x).shape == (2, 128)
     torch.manual_seed(0)
     anet = build_net(NetConfig(arch="anet"), 8).eval()
-    cnet = build_net(NetConfig(arch="cnet"), 8).eval()
+    cnet = build_net(NetConfig(arch="cnet"), 8).eval()  # family anet
     cnet.load_state_dict(anet.state_dict())
     torch.testing.assert_close(cnet.forward_to("conv1", x), anet.forward_to("conv1", x))
     assert not torch.allclose(cnet.forward_to("conv2", x), anet.forward_to("conv2", x))

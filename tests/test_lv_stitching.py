@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from eqlab.models.lv_nets import ANetSmall, ANetSpec
+from eqlab.models.lv_anet import ANetSmall, ANetSpec
 from eqlab.papers.lenc_vedaldi import stitching
 from eqlab.probes.lv_stitching import (
     Pair,

@@ -22,16 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from eqlab.data.tinyimagenet import TimSizes, embedded_tim
-from eqlab.models.lv_nets import (
-    IMAGE,
-    ANetSmall,
-    ANetSpec,
-    ResNetSmall,
-    ResNetSpec,
-    TappedStages,
-    VggSmall,
-    VggSpec,
-)
+from eqlab.models import lv_nets
+from eqlab.models.lv_nets import IMAGE, TappedStages
 from eqlab.params import ParamError, build, profile_of, section
 from eqlab.train.schedule import get_lr
 
@@ -60,16 +52,15 @@ class DataConfig:
     seed: int = 0
 
 
-ARCHS = ("anet", "cnet", "vgg", "resnet")
-
-
 @dataclass(frozen=True)
 class NetConfig:
-    """``lenc_vedaldi_nets.nets.<id>``: one trained network; ``transforms`` (optional) narrows the probe's
-    transforms for this net (empty: all of ``lenc_vedaldi_nets.probe.transforms``) and ``solvers: false``
-    skips its LS, FS, ReLU-OPT and task-loss maps (``probe.solvers_for``)."""
+    """``lenc_vedaldi_nets.nets.<id>``: one trained network, ``arch`` of family ``family`` (the module
+    ``eqlab.models.lv_<family>``); ``transforms`` (optional) narrows the probe's transforms for this net
+    (empty: all of ``lenc_vedaldi_nets.probe.transforms``) and ``solvers: false`` skips its LS, FS,
+    ReLU-OPT and task-loss maps (``probe.solvers_for``)."""
 
-    arch: Literal["anet", "cnet", "vgg", "resnet"] = "anet"
+    family: str = "anet"
+    arch: str = "anet"
     label_set: Literal["a", "b"] = "a"
     seed: int = 0
     transforms: tuple[str, ...] = ()
@@ -120,13 +111,7 @@ def to_input(images: np.ndarray) -> torch.Tensor:
 
 
 def build_net(net: NetConfig, n_classes: int) -> TappedStages:
-    if net.arch in ("anet", "cnet"):  # CNet: normalisation before pooling
-        return ANetSmall(ANetSpec(n_classes=n_classes, norm_first=net.arch == "cnet"))
-    if net.arch == "vgg":
-        return VggSmall(VggSpec(n_classes=n_classes))
-    if net.arch == "resnet":
-        return ResNetSmall(ResNetSpec(n_classes=n_classes))
-    raise ValueError(f"lenc_vedaldi_nets: unknown arch {net.arch!r}; built: {list(ARCHS)}")
+    return lv_nets.build(net.family, net.arch, n_classes)
 
 
 def load_net(models_dir: str | Path, net_id: str, net: NetConfig) -> TappedStages:
@@ -194,6 +179,11 @@ def configs(params: dict) -> tuple[DataConfig, TrainConfig, dict[str, NetConfig]
     )
     train = build(TrainConfig, {**section(params, f"{SECTION}.train"), "epochs": sizes.epochs}, f"{SECTION}.train")
     nets = {k: build(NetConfig, v, f"{SECTION}.nets.{k}") for k, v in section(params, f"{SECTION}.nets").items()}
+    for k, net in nets.items():
+        try:
+            build_net(net, 2)
+        except ValueError as e:
+            raise ParamError(f"{SECTION}.nets.{k}: {e}") from e
     return data, train, nets
 
 
