@@ -25,6 +25,9 @@ from test_pipeline import (
 
 from eqlab.warm import stage_server
 
+# the smoke run keeps one Lenc & Vedaldi net per family and label set (each further seed repeats a code path
+# at ~6 s of stages; the report then reads "not established" where it needs 3 seeds)
+LV_KEPT = ("anet_s0", "places_s0", "cnet_s3", "vgg_s4", "resnet_s0")
 REPORTS = {"report_lenc_vedaldi": HOG | LV_NETS, "report_jansson": JANSSON, "report_jacobsen": JACOBSEN,
            "report_invariance_review": INVARIANCE}
 
@@ -47,13 +50,20 @@ def test_paper_stages_run_render_and_rerun_to_the_same_bytes(tmp_path):
     else, renders each report with its plots and verdicts, runs nothing a second time, and forced re-runs
     (their own nets' training, a probe, a notebook) in fresh interpreters leave the lock the warm
     stages wrote (eqlab.warm) byte-identical."""
+    from dvc.utils.serialize import modify_yaml  # DVC's own round-trip writer: style and comments kept
+
     work = copy_checkout(tmp_path / "repo")
-    params = work / "params.yaml"
-    params.write_text(params.read_text().replace("profile: small", "profile: smoke", 1))
+    with modify_yaml(work / "params.yaml") as params:
+        params["profile"] = "smoke"
+        nets = params["lenc_vedaldi_nets"]["nets"]
+        dropped = [n for n in nets if n not in LV_KEPT]
+        for name in dropped:
+            del nets[name]
+            (work / f"reports/metrics/lv_nets/{name}.json").unlink(True)
     git_snapshot(work)
     with stage_server(_env()) as warm:  # warm stages here; the forced re-runs below are cold
         out = run([*CACHED_DVC, "repro", *REPORTS], work, warm.env)
-    assert ran(out) == PAPERS, out[-2000:]
+    assert ran(out) == PAPERS - {f"train_lv@{n}" for n in dropped}, out[-2000:]
     assert "Traceback" not in out
 
     html = (work / "reports/html/lenc_vedaldi.html").read_text()
