@@ -110,8 +110,11 @@ def test_pairs_cover_every_layer_pair_and_each_other_net():
     got = pairs(cfg, ["a", "b", "c"])
     assert [(p.tap_a, p.tap_b) for p in got if p.kind == "layers"] == list(itertools.product(("conv1", "conv3"), repeat=2))
     assert {(p.net_b, p.tap_b) for p in got if p.kind == "nets"} == {(n, t) for n in "bc" for t in ("conv1", "conv3")}
-    mixed = pairs(cfg, ["a", "b", "c"], {"a": "anet", "b": "anet", "c": "resnet"})
-    assert {p.net_b for p in mixed if p.kind == "nets"} == {"b"} and {p.net_b for p in mixed if p.kind == "archs"} == {"c"}
+    mixed = pairs(cfg, ["a", "b", "c", "d", "e"], {"a": "anet", "b": "anet", "c": "resnet", "d": "resnet", "e": "vgg"})
+    assert {p.net_b for p in mixed if p.kind == "nets"} == {"b"}
+    assert {p.net_b for p in mixed if p.kind == "archs"} == {"c", "d", "e"}
+    into = [(p.net_a, p.tap_a, p.net_b, p.tap_b) for p in mixed if p.kind == "archs_into"]  # one net per architecture
+    assert into == [(n, t, "a", t) for n in ("c", "e") for t in ("conv1", "conv3")]
     with pytest.raises(ValueError, match="unknown net 'z'"):
         pairs(StitchConfig(base="z"), ["a"])
     with pytest.raises(ValueError, match="not conv taps"):
@@ -187,3 +190,24 @@ def test_the_fit_subset_keeps_every_class_of_a_class_sorted_split():
     assert len(ys) == 400 and torch.bincount(ys).tolist() == [50] * 8
     assert torch.equal(xs, x[torch.linspace(0, 799, 400).round().long()])
     assert spread(x, y, 900)[1] is y
+
+
+def test_tables_7_9_both_directions_and_table_8_prose():
+    """Into another architecture (rows: the receiving net) and from one into the base (rows: the sending
+    net, the base alone beside it); Table 8's prose is set beside the stitch it describes, computed."""
+    rows = []
+    for kind, a, b, alone in (("archs", "anet", "vgg", 0.5), ("archs_into", "vgg", "anet", 0.42)):
+        for s in range(3):
+            rows.append(dict(kind=kind, net_a=a, tap_a="conv5", net_b=b, tap_b="conv5", method="stitched", seed=s,
+                             top1_error=0.6 + 0.01 * s))
+        rows.append(dict(kind=kind, net_a=a, tap_a="conv5", net_b=b, tap_b="conv5", method="baseline", seed=-1,
+                         top1_error=alone))
+    df = pd.DataFrame(rows)
+    out = stitching.table5(df, "archs")
+    assert list(out.index) == [("vgg", "conv5")] and out.iloc[0]["net alone"] == "50.0"
+    back = stitching.table5(df, "archs_into")
+    assert list(back.index) == [("vgg", "conv5")] and back.index.names == ["from net", "layer"]
+    assert back.iloc[0]["receiving net alone"] == "42.0" and back.iloc[0]["stitched"] == "61.0 ± 1.0"
+    text = stitching.table8_prose(df, "vgg")
+    assert "34.9 %" in text and "vgg up to conv5 into anet's tail 61.0 ± 1.0 %, anet alone 42.0 %" in text
+    assert "No stitch from resnet" in stitching.table8_prose(df, "resnet")

@@ -50,7 +50,8 @@ class StitchConfig:
 
 @dataclass(frozen=True)
 class Pair:
-    kind: str  # "layers" (Table 6), "nets" (Table 5: same architecture) or "archs" (Tables 7–9: another one)
+    kind: str  # "layers" (Table 6), "nets" (Table 5: same architecture), "archs" / "archs_into" (Tables 7–9:
+    # the base into another architecture / the first net of another architecture into the base)
     net_a: str
     tap_a: str
     net_b: str
@@ -60,7 +61,8 @@ class Pair:
 def pairs(cfg: StitchConfig, nets: Sequence[str], archs: Mapping[str, str] | None = None) -> list[Pair]:
     """Every same-net pair of ``cfg.base`` over ``cfg.layers`` (both orders and the self-stitch), then
     ``cfg.base`` into each other net at the same layer: kind ``nets`` when ``archs`` (net → architecture;
-    None: all alike) gives it the base's architecture, else ``archs``."""
+    None: all alike) gives it the base's architecture, else ``archs``; then the first net of each other
+    architecture into ``cfg.base`` at the same layer (``archs_into``: Table 8's direction, Vgg16 → ANet)."""
     if cfg.base not in nets:
         raise ValueError(f"lenc_vedaldi_nets.stitch.base: unknown net {cfg.base!r}; nets: {sorted(nets)}")
     bad = [t for t in cfg.layers if t not in CONV_TAPS]
@@ -70,6 +72,11 @@ def pairs(cfg: StitchConfig, nets: Sequence[str], archs: Mapping[str, str] | Non
     arch = archs or {}
     out += [Pair("nets" if arch.get(other) == arch.get(cfg.base) else "archs", cfg.base, t, other, t)
             for other in nets if other != cfg.base for t in cfg.layers]
+    firsts: dict[str, str] = {}  # the first net of each other architecture: its head into the base's tail
+    for other in nets:
+        if arch.get(other) != arch.get(cfg.base):
+            firsts.setdefault(arch[other], other)
+    out += [Pair("archs_into", first, t, cfg.base, t) for first in firsts.values() for t in cfg.layers]
     return out
 
 

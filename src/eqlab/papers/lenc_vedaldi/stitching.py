@@ -48,19 +48,34 @@ def table6(df: pd.DataFrame) -> pd.DataFrame:
 
 def table5(df: pd.DataFrame, kind: str = "nets") -> pd.DataFrame:
     """Base net's tap into the same tap of each other net of the same architecture (``kind`` "nets", Table 5)
-    or of another one ("archs", Tables 7–9): stitched error % (mean ± std over E seeds), then each net alone,
-    the identity E (where the shapes agree) and the untrained E (mean) at that tap."""
+    or of another one ("archs", Tables 7–9), or another architecture's net into the base ("archs_into"):
+    stitched error % (mean ± std over E seeds), then the receiving net alone, the identity E (where the
+    shapes agree) and the untrained E (mean) at that tap."""
     sub = df[df.kind == kind]
     if sub.empty:
         return pd.DataFrame()
+    into = kind != "archs_into"
+    net_col, tap_col, label = ("net_b", "tap_b", "into net") if into else ("net_a", "tap_a", "from net")
     rows = []
-    for (net, tap), g in sub.groupby(["net_b", "tap_b"], sort=False):
+    for (net, tap), g in sub.groupby([net_col, tap_col], sort=False):
         ident = g[g.method == "identity"].top1_error
-        rows.append({"into net": net, "layer": tap, "stitched": _cell(g[g.method == "stitched"].top1_error),
-                     "net alone": f"{100 * baseline(df, net):.1f}",
+        rows.append({label: net, "layer": tap, "stitched": _cell(g[g.method == "stitched"].top1_error),
+                     "net alone" if into else "receiving net alone": f"{100 * baseline(df, g.net_b.iloc[0]):.1f}",
                      "identity E": f"{100 * ident.iloc[0]:.1f}" if len(ident) else "–",
                      "untrained E": f"{100 * g[g.method == 'untrained'].top1_error.mean():.1f}"})
-    return pd.DataFrame(rows).set_index(["into net", "layer"])
+    return pd.DataFrame(rows).set_index([label, "layer"])
+
+
+def table8_prose(df: pd.DataFrame, arch_net: str, tap: str = "conv5") -> str:
+    """Table 8's surviving prose beside ours: the ``arch_net`` head up to ``tap`` into the base's tail,
+    against the base alone (computed from the stitching table)."""
+    sub = stitched(df[(df.kind == "archs_into") & (df.net_a == arch_net) & (df.tap_a == tap)])
+    if sub.empty:
+        return f"No stitch from {arch_net} at {tap} in the table."
+    base = sub.net_b.iloc[0]
+    return (f"Published (Table 8's prose): Vgg16 up to P5 into the ANet's tail 34.9 % top-1 error, the ANet alone "
+            f"42.5 %. Ours: {arch_net} up to {tap} into {base}'s tail {_cell(sub.top1_error)} %, {base} alone "
+            f"{100 * baseline(df, base):.1f} %.")
 
 
 def heatmap(df: pd.DataFrame, title: str = ""):
