@@ -72,11 +72,17 @@ def families() -> list[str]:
     return sorted(n.removeprefix("lv_") for n in names if n.startswith("lv_") and n not in NOT_FAMILIES)
 
 
-def build(family: str, arch: str, n_classes: int) -> TappedStages:
-    """A fresh net ``arch`` of family ``family`` (unknown names: ValueError listing the allowed ones)."""
+def family_module(family: str, arch: str):
+    """The module of ``family`` after checking it provides ``arch`` (unknown names: ValueError listing the
+    allowed ones); nothing is built."""
     if family not in (known := families()):
         raise ValueError(f"unknown family {family!r}; families: {known}")
     module = importlib.import_module(f"eqlab.models.lv_{family}")
     if arch not in module.ARCHS:
         raise ValueError(f"family {family!r} has no arch {arch!r}; its archs: {list(module.ARCHS)}")
-    return module.build(arch, n_classes)
+    return module
+
+
+def build(family: str, arch: str, n_classes: int) -> TappedStages:
+    """A fresh net ``arch`` of family ``family`` (:func:`family_module` checks the names)."""
+    return family_module(family, arch).build(arch, n_classes)

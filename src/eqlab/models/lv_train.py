@@ -181,7 +181,7 @@ def configs(params: dict) -> tuple[DataConfig, TrainConfig, dict[str, NetConfig]
     nets = {k: build(NetConfig, v, f"{SECTION}.nets.{k}") for k, v in section(params, f"{SECTION}.nets").items()}
     for k, net in nets.items():
         try:
-            build_net(net, 2)
+            lv_nets.family_module(net.family, net.arch)
         except ValueError as e:
             raise ParamError(f"{SECTION}.nets.{k}: {e}") from e
     return data, train, nets

@@ -194,10 +194,10 @@ def fig_rotation_sweep(maps: pd.DataFrame, label_set: str = "a", title: str = ""
     original error), one line per layer, mean over the runs of ``label_set`` (the intervals are in
     :func:`~eqlab.papers.lenc_vedaldi.tables.sweep_table`: as bands, seven of them hide the lines)."""
     s = sweep_means(maps, label_set)
-    layers = list(dict.fromkeys(seed_means(maps, label_set).layer))
+    layers = list(dict.fromkeys(s.layer))  # in the net's tap order
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
     colours = plt.get_cmap("viridis")
-    for i, layer in enumerate(lay for lay in layers if lay in set(s.layer)):
+    for i, layer in enumerate(layers):
         line = s[s.layer == layer].sort_values("angle")
         colour = colours(0.85 * i / max(1, len(layers) - 1))  # the palette's last yellow is too pale
         ax.plot(line.angle, line["mean"], marker="o", markersize=4, color=colour, label=layer)

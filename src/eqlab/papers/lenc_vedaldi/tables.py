@@ -157,18 +157,20 @@ def sweep_means(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
     conv = s[s.method == "p_only"].layer.unique()
     mapped = s[((s.method == "ridge_m3") & s.layer.isin(conv)) | ((s.method == "ridge_m1") & ~s.layer.isin(conv))]
     zero = s[s.method == "original"].drop_duplicates("layer").assign(angle=0.0)
-    return pd.concat([zero, mapped], ignore_index=True).sort_values(["layer", "angle"], kind="stable")
+    out = pd.concat([zero, mapped], ignore_index=True)
+    order = pd.Categorical(out.layer, categories=list(dict.fromkeys(s.layer)), ordered=True)  # the net's tap order
+    return out.assign(layer_order=order).sort_values(["layer_order", "angle"], kind="stable").drop(columns="layer_order")
 
 
 def sweep_table(maps: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
     """Top-1 error % of M_g per layer (rows) and rotation angle (columns, 0° = original) [95 % t-interval]."""
     s = sweep_means(maps, label_set)
-    layers = list(dict.fromkeys(seed_means(maps, label_set).layer))
+    layers = list(dict.fromkeys(s.layer))
     s = s.assign(cell=[_cell(a, b, c) for a, b, c in zip(s["mean"], s.low, s.high, strict=True)],
                  column=[f"{a:g}°" for a in s.angle])
     wide = s.pivot_table(index="layer", columns="column", values="cell", aggfunc="first")
     order = [f"{a:g}°" for a in sorted(s.angle.unique())]
-    return wide.reindex(index=[lay for lay in layers if lay in wide.index], columns=order).rename_axis(columns=None)
+    return wide.reindex(index=layers, columns=order).rename_axis(columns=None)
 
 
 def with_original(maps: pd.DataFrame) -> pd.DataFrame:
