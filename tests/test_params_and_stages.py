@@ -263,3 +263,17 @@ def test_dvc_set_changes_exactly_one_line_of_params_yaml(tmp_path, root):
     apply_overrides(copy, ["profile=smoke"])
     changed = [(a, b) for a, b in zip(original.splitlines(), copy.read_text().splitlines(), strict=True) if a != b]
     assert changed == [("profile: small", "profile: smoke")], changed
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("lenc_vedaldi_nets.nets.resnet_s0.transforms", ["vflip", "rot33"],
+     "lenc_vedaldi_nets.nets.resnet_s0.transforms: ['rot33'] are not probed; allowed: "),
+    ("lenc_vedaldi_nets.nets.vgg_s4.family", "alexnet", "lenc_vedaldi_nets.nets.vgg_s4: unknown family 'alexnet'; families: "),
+])
+def test_lv_probe_names_a_bad_net_key_and_writes_nothing(tmp_path, capsys, params, key, value, message):
+    out = tmp_path / "maps"
+    rc, err = run_with(tmp_path, capsys, params, _set(key, value), "probe_lv_nets",
+                       ["--data", "x", "--models", "x", "--out-maps", str(out), "--out-invariant", str(tmp_path / "inv"),
+                        "--metrics", str(tmp_path / "m.json")])
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "m.json").exists()
