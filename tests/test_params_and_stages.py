@@ -277,3 +277,17 @@ def test_lv_probe_names_a_bad_net_key_and_writes_nothing(tmp_path, capsys, param
                         "--metrics", str(tmp_path / "m.json")])
     assert rc == 2 and message in err and "Traceback" not in err
     assert not out.exists() and not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("lenc_vedaldi_pose.nets", ["anet_s0", "anet_s9"],
+     "lenc_vedaldi_pose.nets: ['anet_s9'] are not nets of lenc_vedaldi_nets.nets; allowed: "),
+    ("lenc_vedaldi_pose.step", 7, "lenc_vedaldi_pose"),
+    ("lenc_vedaldi_pose.small.n_test", 0, "lenc_vedaldi_pose.n_test"),
+])
+def test_lv_pose_names_a_bad_key_and_writes_nothing(tmp_path, capsys, params, key, value, message):
+    out = tmp_path / "pose"
+    rc, err = run_with(tmp_path, capsys, params, _set(key, value), "probe_lv_pose",
+                       ["--data", "x", "--models", "x", "--out", str(out), "--metrics", str(tmp_path / "m.json")])
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "m.json").exists()

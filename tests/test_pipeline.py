@@ -39,7 +39,7 @@ PROBED = ["cnn", "ien_r4_b01"]  # extract_features.runs in the test's copy (the 
 RUNS = sorted({*PROBED, "smnist56_ien", "tim_resnet_ien_r4", "tim_vgg_hetien_r4", "r2tim_vgg_e2cnn_r4r"})
 HOG = {"probe_hog_maps", "probe_hog_classify", "report_lenc_vedaldi"}  # Lenc & Vedaldi on HOG: no trained model
 # Lenc & Vedaldi's CNNs: their own data and train_lv stages, nothing of the shared train stage
-LV_NETS = {"lv_data", "probe_lv_nets", "probe_lv_stitch", *(f"train_lv@{n}" for n in PARAMS["lenc_vedaldi_nets"]["nets"])}
+LV_NETS = {"lv_data", "probe_lv_nets", "probe_lv_stitch", "probe_lv_pose", *(f"train_lv@{n}" for n in PARAMS["lenc_vedaldi_nets"]["nets"])}
 JANSSON = {"probe_alignment", "report_jansson"}  # Jansson et al.: numerical checks on untrained stacks
 JACOBSEN = {"probe_rfnn", "probe_irevnet", "report_jacobsen"}  # Jacobsen thesis: RFNN and i-RevNet, own data
 INVARIANCE = {"invariance_pooling", "invariance_scattering", "report_invariance_review"}  # the review: digits only

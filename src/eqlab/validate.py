@@ -99,6 +99,7 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     from eqlab.probes.hog_maps import config_from_params as hog_maps_config
     from eqlab.probes.lenc_vedaldi import LVConfig
     from eqlab.probes.lie import FLOWS
+    from eqlab.probes.lv_pose import config_from_params as lv_pose_config
 
     ef = _attempt(problems, section, params, "extract_features") or {}
     common = {k: v for k, v in ef.items() if k not in ("small", "paper", "smoke", "runs")}
@@ -132,6 +133,7 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     _attempt(problems, hog_maps_config, params)
     _attempt(problems, hog_classify_config, params)
     _attempt(problems, alignment_config, params)
+    _attempt(problems, lv_pose_config, params)
 
 
 def check_stale(root: Path, runs: list[str], probed: list[str], problems: list[str]) -> None:
