@@ -44,14 +44,14 @@ validate: setup
 	$(RUN) $(BIN)/python -m eqlab validate
 
 test: setup
-	$(BIN)/ruff check src stages tests bench
+	$(BIN)/ruff check src stages tests bench experiments
 	$(RUN) $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 bench: setup
 	$(RUN) $(BIN)/python bench/run.py --out reports/bench
 
 lint: setup
-	$(BIN)/ruff check src stages tests bench
+	$(BIN)/ruff check src stages tests bench experiments
 	$(BIN)/ruff format --check src stages tests bench
 
 clean-env:
