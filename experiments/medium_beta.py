@@ -10,7 +10,7 @@ epoch's losses to ``--out`` (default ``reports/medium/beta.json``, committed; th
 
 Not part of ``dvc repro`` (it is a medium profile, not the default). Command::
 
-    .venv/bin/python experiments/medium_beta.py            # CPU: ≈ 45 min on 2 cores (6 runs of 16 epochs)
+    .venv/bin/python experiments/medium_beta.py            # CPU: roughly 1–2 h on 2 cores (6 runs of 16 epochs)
     .venv/bin/python experiments/medium_beta.py --device cuda
 
 The verdict (collapse or not) is decided in the report by the 95 % t-interval over the seeds of the
