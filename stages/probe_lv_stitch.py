@@ -40,7 +40,9 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     _, _, nets = configs(params)
     cfg = build(StitchConfig, section(params, "lenc_vedaldi_nets.stitch"), "lenc_vedaldi_nets.stitch")
     try:
-        todo = pairs(cfg, list(nets), {k: n.arch for k, n in nets.items()})
+        if unknown := [n for n in cfg.skip if n not in nets]:
+            raise ParamError(f"lenc_vedaldi_nets.stitch.skip: {unknown} are not nets; allowed: {list(nets)}")
+        todo = pairs(cfg, [n for n in nets if n not in cfg.skip], {k: n.arch for k, n in nets.items()})
     except ValueError as e:
         raise ParamError(str(e)) from e
     models, data = {}, {}

@@ -291,3 +291,11 @@ def test_lv_pose_names_a_bad_key_and_writes_nothing(tmp_path, capsys, params, ke
                        ["--data", "x", "--models", "x", "--out", str(out), "--metrics", str(tmp_path / "m.json")])
     assert rc == 2 and message in err and "Traceback" not in err
     assert not out.exists() and not (tmp_path / "m.json").exists()
+
+
+def test_lv_stitch_names_an_unknown_skipped_net_and_writes_nothing(tmp_path, capsys, params):
+    out = tmp_path / "stitch"
+    rc, err = run_with(tmp_path, capsys, params, _set("lenc_vedaldi_nets.stitch.skip", ["places_s9"]), "probe_lv_stitch",
+                       ["--data", "x", "--models", "x", "--out", str(out), "--metrics", str(tmp_path / "m.json")])
+    assert rc == 2 and "lenc_vedaldi_nets.stitch.skip: ['places_s9'] are not nets; allowed: " in err
+    assert "Traceback" not in err and not out.exists() and not (tmp_path / "m.json").exists()

@@ -40,6 +40,7 @@ class StitchConfig:
     """``lenc_vedaldi_nets.stitch`` keys."""
 
     base: str = "anet_s0"  # net A of every pair, and the net of the same-net pairs
+    skip: tuple[str, ...] = ()  # nets left out of every pair (seeds added for another measurement)
     layers: tuple[str, ...] = CONV_TAPS
     seeds: tuple[int, ...] = (0, 1, 2)  # seeds of E
     epochs: int = field(default=3, metadata={"min": 1})
