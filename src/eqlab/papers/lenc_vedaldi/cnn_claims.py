@@ -74,7 +74,7 @@ def claim_recovered(maps: pd.DataFrame, label_set: str = "a") -> list[Claim]:
                 f"layers ({', '.join(EARLY)}; the smaller of the two per seed){where}")
         lost = wide[(EARLY[0], g, "none")] - orig
         _, lost_lo, lost_hi = t_interval(lost.to_numpy())
-        if len(lost) >= 3 and not lost_lo > 0:
+        if len(lost) >= MIN_SEEDS and not lost_lo > 0:
             out.append(Claim("2a", text, verdict_of(None),
                              f"nothing measurable to recover: {g} costs the network {100 * lost.mean():.1f} points of "
                              f"top-1 [{100 * lost_lo:.1f}, {100 * lost_hi:.1f}] over {len(lost)} seeds (the paper's "
