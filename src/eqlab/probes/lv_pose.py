@@ -60,7 +60,7 @@ SECTION = "lenc_vedaldi_pose"
 
 @dataclass(frozen=True)
 class PoseConfig:
-    """``lenc_vedaldi_nets.pose``."""
+    """params section ``lenc_vedaldi_pose`` (sizes from its ``<profile>`` block: :func:`config_from_params`)."""
 
     nets: tuple[str, ...] = ("anet_s0", "anet_s1", "anet_s2")
     layers: tuple[str, ...] = ("conv3", "conv4", "conv5")
