@@ -297,9 +297,9 @@ def fit_scorer(
     return best[1], best[2]
 
 
-def candidates(phi: Feature, x: torch.Tensor, angles: np.ndarray) -> dict[str, torch.Tensor]:
-    """Direct features per layer (N, K, D): φ(c_k·x) for every candidate correction c_k = R_{−kδ}."""
-    per = [phi(x if a == 0 else rotated(x, -a)) for a in angles]
+def candidates(phi: Feature, x: torch.Tensor, angles: np.ndarray, plain: dict | None = None) -> dict[str, torch.Tensor]:
+    """Direct features per layer (N, K, D): φ(c_k·x) for each c_k = R_{−kδ} (``plain``: φ(x), if computed)."""
+    per = [(plain or phi(x)) if a == 0 else phi(rotated(x, -a)) for a in angles]
     return {layer: torch.stack([p[layer].flatten(1) for p in per], 1) for layer in per[0]}
 
 
@@ -381,8 +381,8 @@ def probe_pose(
     for variant, parts in sets.items():
         theta = {s: t for s, (_, t) in parts.items()}
         rows.append(_row(variant, "", "baseline", angular_error(np.zeros_like(theta["test"]), theta["test"]), cfg, boot))
-        direct = {s: candidates(phi, x, angles) for s, (x, _) in parts.items()}
         plain = {s: phi(x) for s, (x, _) in parts.items()}
+        direct = {s: candidates(phi, x, angles, plain[s]) for s, (x, _) in parts.items()}
         for layer in per_angle[0]:
             maps = [None, *(pm[layer] for pm in per_angle)]
             d = plain["test"][layer][0].numel()
