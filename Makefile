@@ -52,7 +52,6 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check src stages tests bench experiments
-	$(BIN)/ruff format --check src stages tests bench
 
 clean-env:
 	rm -rf $(VENV)

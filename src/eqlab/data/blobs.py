@@ -174,32 +174,45 @@ def gradient_magnitude(images: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return out
 
 
-def boundary_f_measure(scores: np.ndarray, targets: np.ndarray, tolerance: int,
-                       thresholds: np.ndarray | None = None) -> dict[str, float]:
-    """Dataset-wide best-threshold (ODS) boundary F-measure with a pixel tolerance.
+def boundary_counts(scores: np.ndarray, targets: np.ndarray, tolerance: int, thresholds: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    """Per image and threshold, the counts a boundary benchmark needs, each of shape (N, T).
 
-    A predicted pixel counts as correct when a target pixel lies within ``tolerance`` (Euclidean);
-    a target pixel counts as found when a predicted pixel lies within ``tolerance``. (Tolerance
-    matching without the one-to-one assignment of the BSDS benchmark; documented simplification.)
+    ``tp_pred``: predicted pixels (score ≥ threshold) with a target pixel within ``tolerance`` (Euclidean);
+    ``n_pred``: predicted pixels; ``tp_gt``: target pixels with a predicted pixel within ``tolerance``;
+    ``n_gt``: target pixels (the same for every threshold). Tolerance matching without the one-to-one
+    assignment of the BSDS benchmark (a documented simplification).
     """
-    thresholds = np.linspace(0.05, 0.95, 19) if thresholds is None else thresholds
-    t_dist = np.stack([ndimage.distance_transform_edt(~t.astype(bool)) for t in targets])
-    tp_pred = np.zeros(len(thresholds))
-    n_pred = np.zeros(len(thresholds))
-    tp_gt = np.zeros(len(thresholds))
-    n_gt = float(targets.astype(bool).sum())
-    for j, th in enumerate(thresholds):
-        pred = scores >= th
-        n_pred[j] = pred.sum()
-        tp_pred[j] = (pred & (t_dist <= tolerance)).sum()
-        for p, t in zip(pred, targets.astype(bool), strict=True):
-            if t.any():
-                p_dist = ndimage.distance_transform_edt(~p) if p.any() else np.full(p.shape, np.inf)
-                tp_gt[j] += (t & (p_dist <= tolerance)).sum()
+    n, t = len(scores), len(thresholds)
+    out = {k: np.zeros((n, t)) for k in ("tp_pred", "n_pred", "tp_gt", "n_gt")}
+    for i, (s, tgt) in enumerate(zip(scores, targets.astype(bool), strict=True)):
+        near_gt = ndimage.distance_transform_edt(~tgt) <= tolerance if tgt.any() else np.zeros(tgt.shape, bool)
+        out["n_gt"][i] = tgt.sum()
+        for j, th in enumerate(thresholds):
+            pred = s >= th
+            out["n_pred"][i, j] = pred.sum()
+            out["tp_pred"][i, j] = (pred & near_gt).sum()
+            if tgt.any() and pred.any():
+                out["tp_gt"][i, j] = (tgt & (ndimage.distance_transform_edt(~pred) <= tolerance)).sum()
+    return out
+
+
+def pr_f(tp_pred, n_pred, tp_gt, n_gt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, F) from summed counts (any matching shapes; 0 where undefined)."""
+    tp_pred, n_pred, tp_gt, n_gt = (np.asarray(a, dtype=float) for a in (tp_pred, n_pred, tp_gt, n_gt))
     precision = np.divide(tp_pred, n_pred, out=np.zeros_like(tp_pred), where=n_pred > 0)
-    recall = tp_gt / max(n_gt, 1.0)
+    recall = np.divide(tp_gt, n_gt, out=np.zeros_like(tp_gt), where=n_gt > 0)
     f = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
                   where=(precision + recall) > 0)
+    return precision, recall, f
+
+
+def boundary_f_measure(scores: np.ndarray, targets: np.ndarray, tolerance: int,
+                       thresholds: np.ndarray | None = None) -> dict[str, float]:
+    """Dataset-wide best-threshold (ODS) boundary F-measure with a pixel tolerance (:func:`boundary_counts`)."""
+    thresholds = np.linspace(0.05, 0.95, 19) if thresholds is None else thresholds
+    c = boundary_counts(scores, targets, tolerance, thresholds)
+    precision, recall, f = pr_f(*(c[k].sum(0) for k in ("tp_pred", "n_pred", "tp_gt", "n_gt")))
     best = int(np.argmax(f))
     return {"f_measure": float(f[best]), "precision": float(precision[best]), "recall": float(recall[best]),
             "threshold": float(thresholds[best])}

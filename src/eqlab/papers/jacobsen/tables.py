@@ -18,11 +18,11 @@ NOT_REPRODUCIBLE = {
     "3": "needs CIFAR-10/100 (not in this pipeline's embedded data)",
     "4": "needs ILSVRC2012 (1000-, 100-, 10-class subsets)",
     "5": "needs the ADNI 3-D brain MRI scans (access-controlled)",
-    "6": "needs CIFAR-10 and the dynamic steerable block (issue 13, item 2, not built yet)",
+    "6": "needs CIFAR-10 (the steerable block itself is measured on the textured blobs above)",
     "7": "needs CIFAR-10 and the hierarchical attribute CNN (issue 13, item 3, not built yet)",
     "8": "needs CIFAR-100 and the hierarchical attribute CNN (issue 13, item 3, not built yet)",
     "9": "needs ILSVRC-2012 accuracy; our i-RevNet measurements (ε, Jacobian, per-block accuracy) are below",
-    "BSD500": "needs BSDS500 and the dynamic steerable block (issue 13, item 2, not built yet)",
+    "BSD500": "needs BSDS500 (not embedded); the block on the textured blobs is above, same ODS / OIS metrics",
 }
 ORDER_NAMES = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th"}
 
