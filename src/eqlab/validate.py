@@ -94,12 +94,15 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     from eqlab.features.extract import ExtractConfig, ExtractProfile
     from eqlab.groups import INTERPOLATIONS, get_transform
     from eqlab.probes.alignment import config_from_params as alignment_config
+    from eqlab.probes.dsb_blobs import config_from_params as dsb_config
     from eqlab.probes.extent import ExtentProfile
     from eqlab.probes.hog_classify import config_from_params as hog_classify_config
     from eqlab.probes.hog_maps import config_from_params as hog_maps_config
+    from eqlab.probes.irevnet_probe import config_from_params as irevnet_config
     from eqlab.probes.lenc_vedaldi import LVConfig
     from eqlab.probes.lie import FLOWS
     from eqlab.probes.lv_pose import config_from_params as lv_pose_config
+    from eqlab.probes.rfnn_digits import config_from_params as rfnn_config
 
     ef = _attempt(problems, section, params, "extract_features") or {}
     common = {k: v for k, v in ef.items() if k not in ("small", "paper", "smoke", "runs")}
@@ -134,6 +137,8 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     _attempt(problems, hog_classify_config, params)
     _attempt(problems, alignment_config, params)
     _attempt(problems, lv_pose_config, params)
+    for config in (rfnn_config, dsb_config, irevnet_config):  # the Jacobsen stages
+        _attempt(problems, config, params)
 
 
 def check_stale(root: Path, runs: list[str], probed: list[str], problems: list[str]) -> None:

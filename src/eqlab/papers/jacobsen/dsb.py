@@ -130,3 +130,27 @@ def fig_examples(ex: pd.DataFrame):
                 ax.set_ylabel(f"level {LEVEL.get(int(level), level)}", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def departure(df: pd.DataFrame) -> str:
+    """Markdown, computed: where the textured-blob results depart from the thesis's words, and why they may."""
+    lines = []
+    for level in sorted(lv for lv in df.level.unique() if lv != 1):
+        name = LEVEL.get(level, str(level))
+        c = float(_f(df, level, "chance").iloc[0])
+        m_fcn = float(_f(df, level, "fcn").mean())
+        m, lo, hi, n = t_interval(paired(_f(df, level, "dsb"), _f(df, level, "fcn")))
+        if n >= MIN_SEEDS and hi < 0:
+            lines.append(f"- **Level {name}**: the FCN converges (F {m_fcn:.1f} against chance {c:.1f}) and beats the "
+                         f"block by {-m:.1f} F points [{-hi:.1f}, {-lo:.1f}] over {n} seeds.")  # fmt: skip
+    if not lines:
+        return "On levels II and III the block is not beaten by the FCN; no departure from the thesis to report."
+    return ("**Departure from the thesis.** It reports that the FCN baseline fails to converge on levels II and "
+            "III while the block recovers most boundaries. Here:\n\n" + "\n".join(lines) + "\n\n"
+            "What differs, and may explain it (not tested one by one): the thesis does not describe its FCN, ours "
+            "has the block's receptive field and the closest parameter count and trains with Adam on the "
+            "class-balanced loss; our textures are scikit-image photographs and procedural gratings, not KTH-TIPS; "
+            "the small profile trains each net for few steps on 200 blobs per level (the loss curves below show "
+            "the block still descending). Both learned nets stay far above gradient magnitude and chance, so the "
+            "block does learn a context-dependent rule beyond the maximum-response invariant (D6); whether it "
+            "beats a plain FCN is what does not reproduce at this scale.")  # fmt: skip
