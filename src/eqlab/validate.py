@@ -96,6 +96,7 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     from eqlab.probes.alignment import config_from_params as alignment_config
     from eqlab.probes.dsb_blobs import config_from_params as dsb_config
     from eqlab.probes.extent import ExtentProfile
+    from eqlab.probes.hcnn_digits import config_from_params as hcnn_config
     from eqlab.probes.hog_classify import config_from_params as hog_classify_config
     from eqlab.probes.hog_maps import config_from_params as hog_maps_config
     from eqlab.probes.irevnet_probe import config_from_params as irevnet_config
@@ -137,7 +138,7 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     _attempt(problems, hog_classify_config, params)
     _attempt(problems, alignment_config, params)
     _attempt(problems, lv_pose_config, params)
-    for config in (rfnn_config, dsb_config, irevnet_config):  # the Jacobsen stages
+    for config in (rfnn_config, dsb_config, hcnn_config, irevnet_config):  # the Jacobsen stages
         _attempt(problems, config, params)
 
 

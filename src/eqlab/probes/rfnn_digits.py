@@ -94,6 +94,20 @@ def stratified(labels: np.ndarray, per_class: int, rng: np.random.Generator, poo
     return np.sort(np.concatenate(out))
 
 
+def prepare_digits(images: np.ndarray, labels: np.ndarray, n_test: int, downscale: int, seed: int
+                   ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+    """(x, y, test indices, training pool): a stratified test split drawn with ``seed``; the digits block-mean
+    down-scaled by ``downscale`` and standardised with the pool's mean and standard deviation."""
+    n_cls = len(np.unique(labels))
+    test = stratified(labels, n_test // n_cls, np.random.default_rng(seed), np.arange(len(labels)))
+    pool = np.setdiff1d(np.arange(len(labels)), test)
+    x_all = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    if downscale > 1:
+        x_all = F.avg_pool2d(x_all, downscale)
+    mean, std = float(x_all[pool].mean()), float(x_all[pool].std())
+    return (x_all - mean) / std, torch.from_numpy(labels.astype(np.int64)), test, pool
+
+
 def train_eval(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: torch.Tensor,
                steps: int, batch: int, lr: float, seed: int) -> float:  # fmt: skip
     """Adam on cross-entropy for ``steps`` mini-batches (sampled with ``seed``); test accuracy."""
@@ -115,16 +129,8 @@ def run_plan(cfg: RfnnConfig) -> list[tuple[str, str, int, bool, int]]:
 def rfnn_experiment(cfg: RfnnConfig, images: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
     """Every network of :func:`run_plan` for every seed; identical (kind, order, scales, size, seed)
     networks are trained once and reported under each experiment."""
-    rng = np.random.default_rng(cfg.seed)
     n_cls = len(np.unique(labels))
-    test = stratified(labels, cfg.n_test // n_cls, rng, np.arange(len(labels)))
-    pool = np.setdiff1d(np.arange(len(labels)), test)
-    x_all = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
-    if cfg.downscale > 1:
-        x_all = F.avg_pool2d(x_all, cfg.downscale)
-    mean, std = float(x_all[pool].mean()), float(x_all[pool].std())
-    x_all = (x_all - mean) / std
-    y_all = torch.from_numpy(labels.astype(np.int64))
+    x_all, y_all, test, pool = prepare_digits(images, labels, cfg.n_test, cfg.downscale, cfg.seed)
     done: dict[tuple, tuple[float, int]] = {}
     rows = []
     for seed in cfg.seeds:

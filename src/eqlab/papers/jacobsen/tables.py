@@ -19,8 +19,8 @@ NOT_REPRODUCIBLE = {
     "4": "needs ILSVRC2012 (1000-, 100-, 10-class subsets)",
     "5": "needs the ADNI 3-D brain MRI scans (access-controlled)",
     "6": "needs CIFAR-10 (the steerable block itself is measured on the textured blobs above)",
-    "7": "needs CIFAR-10 and the hierarchical attribute CNN (issue 13, item 3, not built yet)",
-    "8": "needs CIFAR-100 and the hierarchical attribute CNN (issue 13, item 3, not built yet)",
+    "7": "needs CIFAR-10 (the HCNN itself is measured on digits above, beside this table's two main rows)",
+    "8": "needs CIFAR-100 (the HCNN itself is measured on digits above)",
     "9": "needs ILSVRC-2012 accuracy; our i-RevNet measurements (ε, Jacobian, per-block accuracy) are below",
     "BSD500": "needs BSDS500 (not embedded); the block on the textured blobs is above, same ODS / OIS metrics",
 }
