@@ -102,6 +102,7 @@ def fig_q(df: pd.DataFrame):
     ax.set(xscale="log", xlabel="Q (separable filters per layer)", ylabel="test accuracy (%)",
            title=f"HCNN on {int(df.n_train.iloc[0]):,} digits: accuracy versus Q")  # fmt: skip
     ax.set_xticks(list(m.index), [str(q) for q in m.index])
+    ax.minorticks_off()
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
