@@ -104,6 +104,7 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     from eqlab.probes.lie import FLOWS
     from eqlab.probes.lv_pose import config_from_params as lv_pose_config
     from eqlab.probes.rfnn_digits import config_from_params as rfnn_config
+    from eqlab.probes.stn_digits import config_from_params as stn_config
 
     ef = _attempt(problems, section, params, "extract_features") or {}
     common = {k: v for k, v in ef.items() if k not in ("small", "paper", "smoke", "runs")}
@@ -138,7 +139,7 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     _attempt(problems, hog_classify_config, params)
     _attempt(problems, alignment_config, params)
     _attempt(problems, lv_pose_config, params)
-    for config in (rfnn_config, dsb_config, hcnn_config, irevnet_config):  # the Jacobsen stages
+    for config in (rfnn_config, dsb_config, hcnn_config, irevnet_config, stn_config):  # own small networks
         _attempt(problems, config, params)
 
 

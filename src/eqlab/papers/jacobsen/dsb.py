@@ -17,10 +17,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from eqlab.papers.jacobsen.tables import paired, t_interval
-from eqlab.report.claims import FAILS, HOLDS, OPEN, Claim
+from eqlab.papers.jacobsen.tables import paired
+from eqlab.report.claims import FAILS, HOLDS, Claim, interval_claim
+from eqlab.report.intervals import MIN_SEEDS, mean_interval
 
-MIN_SEEDS = 3
 SAME = 2.0  # "almost the same performance": |DSB − FCN| within 2 F points
 SOLVED = 95.0  # "solves it": F ≥ 0.95
 WEAK = 5.0  # "weak clues" / "fails to converge": within 5 F points of chance
@@ -40,8 +40,9 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     with its 95 % interval."""
     rows = []
     for (level, kind), g in df.groupby(["level", "kind"], sort=False):
-        m, lo, hi, n = t_interval(100 * g.f_val.to_numpy())
-        ci = "—" if math.isnan(lo) else f"[{lo:.1f}, {hi:.1f}]"
+        iv = mean_interval(100 * g.f_val.to_numpy())
+        m, n = iv.estimate, iv.n
+        ci = "—" if math.isnan(iv.low) else f"[{iv.low:.1f}, {iv.high:.1f}]"
         rows.append({"level": LEVEL.get(level, str(level)), "model": KIND_NAMES.get(kind, kind),
                      "params": int(g.n_params.iloc[0]) or "—", "ODS": 100 * g.ods.mean(), "OIS": 100 * g.ois.mean(),
                      "AP": 100 * g.ap.mean(), "F @ val threshold": m, "95 % interval": ci,
@@ -50,16 +51,9 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _paired_claim(cid: str, text: str, d: np.ndarray, what: str, low: float, high: float | None = None) -> Claim:
-    """``d`` (F points per seed) in (low, high): holds when the interval lies inside, does not hold when it
-    lies wholly outside, not established otherwise (``high=None``: one-sided, d > low)."""
-    m, lo, hi, n = t_interval(d)
-    if n < MIN_SEEDS or math.isnan(lo):
-        return Claim(cid, text, OPEN, f"{what}: {n} seed(s), need ≥ {MIN_SEEDS}", n=n)
-    top = math.inf if high is None else high
-    inside, outside = low < lo and hi < top, hi < low or lo > top
-    verdict = HOLDS if inside else FAILS if outside else OPEN
-    ev = f"{what}: mean {m:+.1f} F points, 95 % interval [{lo:+.1f}, {hi:+.1f}] over {n} seeds"
-    return Claim(cid, text, verdict, ev, interval=(lo, hi), n=n)
+    """``d`` (F points per seed) in (low, high), decided by its 95 % t-interval (``high=None``: d > low)."""
+    return interval_claim(cid, text, d, what, above=None if math.isinf(low) else low, below=high, unit=" F points",
+                          digits=1)
 
 
 def claims(df: pd.DataFrame) -> list[Claim]:
@@ -139,7 +133,8 @@ def departure(df: pd.DataFrame) -> str:
         name = LEVEL.get(level, str(level))
         c = float(_f(df, level, "chance").iloc[0])
         m_fcn = float(_f(df, level, "fcn").mean())
-        m, lo, hi, n = t_interval(paired(_f(df, level, "dsb"), _f(df, level, "fcn")))
+        iv = mean_interval(paired(_f(df, level, "dsb"), _f(df, level, "fcn")))
+        m, lo, hi, n = iv.estimate, iv.low, iv.high, iv.n
         if n >= MIN_SEEDS and hi < 0:
             lines.append(f"- **Level {name}**: the FCN converges (F {m_fcn:.1f} against chance {c:.1f}) and beats the "
                          f"block by {-m:.1f} F points [{-hi:.1f}, {-lo:.1f}] over {n} seeds.")  # fmt: skip

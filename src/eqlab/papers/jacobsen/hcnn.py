@@ -14,10 +14,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from eqlab.papers.jacobsen.tables import paired, t_interval
-from eqlab.report.claims import FAILS, HOLDS, OPEN, Claim
+from eqlab.papers.jacobsen.tables import paired
+from eqlab.report.claims import OPEN, Claim, interval_claim
+from eqlab.report.intervals import mean_interval
 
-MIN_SEEDS = 3
 MARGIN = 2.0  # "comparable": the HCNN loses at most 2 points (the thesis's gap is 1.3)
 PUBLISHED_PAIR = ("HCNN (0.098M)", "All-CNN (1.3M)")  # Table 7 rows our HCNN(q) and largest CNN stand beside
 
@@ -44,7 +44,8 @@ def table(df: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     q0, top = main_q(df), df[df.model == "cnn"].ratio.max()
     rows = []
     for (model, q, ratio), g in df.groupby(["model", "q", "ratio"], sort=False):
-        m, lo, hi, n = t_interval(100 * g.test_acc.to_numpy())
+        iv = mean_interval(100 * g.test_acc.to_numpy())
+        m, lo, hi, n = iv.estimate, iv.low, iv.high, iv.n
         name = f"HCNN, Q = {q}" if model == "hcnn" else f"vanilla CNN, {ratio:g}× the HCNN's parameters"
         stands = PUBLISHED_PAIR[0] if model == "hcnn" and q == q0 else PUBLISHED_PAIR[1] if model == "cnn" and ratio == top else None
         rows.append({"network": name, "params": int(g.n_params.iloc[0]), "ours: acc (%)": m,
@@ -55,12 +56,8 @@ def table(df: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
 
 
 def _claim(cid: str, text: str, d: np.ndarray, what: str, bound: float) -> Claim:
-    m, lo, hi, n = t_interval(d)
-    if n < MIN_SEEDS or math.isnan(lo):
-        return Claim(cid, text, OPEN, f"{what}: {n} seed(s), need ≥ {MIN_SEEDS}", n=n)
-    verdict = HOLDS if lo > bound else FAILS if hi < bound else OPEN
-    return Claim(cid, text, verdict, f"{what}: mean {m:+.1f} points, 95 % interval [{lo:+.1f}, {hi:+.1f}] over {n} seeds",
-                 interval=(lo, hi), n=n)  # fmt: skip
+    """``d`` (points per seed) > ``bound``, decided by its 95 % t-interval."""
+    return interval_claim(cid, text, d, what, above=bound, unit=" points", digits=1)
 
 
 def claims(df: pd.DataFrame) -> list[Claim]:
@@ -94,11 +91,11 @@ def fig_q(df: pd.DataFrame):
     ax.plot(m.index, 100 * m.values, marker="o", color="C0", label="HCNN")
     ax.scatter(h.q, 100 * h.test_acc, color="C0", alpha=0.35, s=12)
     for i, (ratio, g) in enumerate(df[df.model == "cnn"].groupby("ratio")):
-        mean, lo, hi, _ = t_interval(100 * g.test_acc.to_numpy())
+        iv = mean_interval(100 * g.test_acc.to_numpy())
         color = f"C{i + 2}"
-        ax.axhline(mean, color=color, label=f"vanilla CNN, {ratio:g}× params ({int(g.n_params.iloc[0]):,})")
-        if not math.isnan(lo):
-            ax.axhspan(lo, hi, color=color, alpha=0.15)
+        ax.axhline(iv.estimate, color=color, label=f"vanilla CNN, {ratio:g}× params ({int(g.n_params.iloc[0]):,})")
+        if iv.bounds:
+            ax.axhspan(*iv.bounds, color=color, alpha=0.15)
     ax.set(xscale="log", xlabel="Q (separable filters per layer)", ylabel="test accuracy (%)",
            title=f"HCNN on {int(df.n_train.iloc[0]):,} digits: accuracy versus Q")  # fmt: skip
     ax.set_xticks(list(m.index), [str(q) for q in m.index])
@@ -116,7 +113,8 @@ def departure(df: pd.DataFrame) -> str:
         return ""
     gaps = []
     for ratio in sorted(cnn.ratio.unique()):
-        m, lo, hi, n = t_interval(paired(_acc(df, "hcnn", q0), _acc(df, "cnn", 0, ratio)))
+        iv = mean_interval(paired(_acc(df, "hcnn", q0), _acc(df, "cnn", 0, ratio)))
+        m, lo, hi = iv.estimate, iv.low, iv.high
         gaps.append(f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}] points against the CNN with {ratio:g}× its parameters")
     steps = int(df.steps.iloc[0])
     return (f"HCNN (Q = {q0}) − vanilla CNN: " + "; ".join(gaps) + ". The thesis reports −1.3 points against a CNN "
