@@ -1,11 +1,11 @@
 """DVC stage probe_alignment: Jansson et al.'s feature-map alignment checks (PAPERS.md section 003).
 
-Untrained conv stacks Λ (random, C4-symmetrised, isotropic filters and the δ-filter control), smooth
-random images and eqlab's group actions: per transform, filter family and depth the aligned residual
+Conv stacks Λ (untrained random, C4-symmetrised, isotropic filters, the δ-filter control, and the first layers
+of the trained runs named in ``probe_alignment.trained_runs``, read from ``--models-dir``), smooth random images and eqlab's group actions: per transform, filter family and depth the aligned residual
 ``‖T_h⁻¹ Λ T_h f − Λ f‖ / ‖Λ f − Λ 0‖``, the unaligned one and the input-alignment baseline; the sweep over
 candidate warps; a C4 G-CNN under rot90 with and without the channel permutation; Lemma 4.1 on a linear
 layer (:mod:`eqlab.probes.alignment`). Writes one tidy table (Parquet + CSV, one row per check × family ×
-transform × kind × warp × depth) and a small metrics JSON. No training, no dataset.
+transform × kind × warp × depth) and a small metrics JSON. No dataset; trained models only as filters.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import pandas as pd
 
 from eqlab.cli import run_stage
 from eqlab.io import write_json
+from eqlab.params import ParamError, section
 from eqlab.probes.alignment import alignment_experiment, config_from_params
+from eqlab.probes.alignment_trained import PREFIX, load_networks
 from eqlab.probes.table import write_results
 
 log = logging.getLogger("probe_alignment")
@@ -44,7 +46,8 @@ def summarise(df: pd.DataFrame) -> dict[str, float]:
         if rot is not None and fam in rot.index.get_level_values("family"):
             out[f"rot90_aligned_max_{fam}"] = float(rot.xs(fam, level="family").max())
     sc = aligned.index.get_level_values("transform").str.startswith(("scale", "shear"))
-    fam = aligned.index.get_level_values("family").isin(CLAIM_FAMILIES)
+    families = aligned.index.get_level_values("family")
+    fam = families.isin(CLAIM_FAMILIES) | families.str.startswith(PREFIX)
     if (sc & fam).any():
         out["scale_shear_over_baseline_min"] = float((aligned[sc & fam] / base[sc & fam]).min())
     g = df[df.check == "gcnn"]
@@ -59,7 +62,14 @@ def summarise(df: pd.DataFrame) -> dict[str, float]:
 
 def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     cfg = config_from_params(params)
-    df = alignment_experiment(cfg)
+    runs = section(params, "train").get("models") or {}
+    if bad := [r for r in cfg.trained_runs if r not in runs]:
+        raise ParamError(f"params key 'probe_alignment.trained_runs': {bad} are not runs of train.models; "
+                         f"allowed: {sorted(runs)}")  # fmt: skip
+    if cfg.trained_runs and args.models_dir is None:
+        raise ParamError("params key 'probe_alignment.trained_runs' names runs but the stage got no --models-dir")
+    trained = load_networks(Path(args.models_dir), cfg.trained_runs, cfg.depth, cfg.min_spread) if cfg.trained_runs else {}
+    df = alignment_experiment(cfg, trained)
     out = Path(args.out)
     write_results(out, df)
     write_json(args.metrics, summarise(df))
@@ -70,6 +80,7 @@ def cli(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", required=True, help="output directory: results.parquet + results.csv")
     p.add_argument("--metrics", required=True, help="output metrics JSON")
+    p.add_argument("--models-dir", help="trained models (data/models), for probe_alignment.trained_runs")
     return run_stage(main, p, argv)
 
 

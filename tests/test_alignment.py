@@ -21,6 +21,7 @@ from eqlab.papers.jansson import claims as j_claims
 from eqlab.papers.jansson import tables
 from eqlab.params import PROFILES, ParamError, load_params
 from eqlab.probes import alignment as al
+from eqlab.probes import alignment_gcnn as alg
 from eqlab.report.claims import FAILS, HOLDS, OPEN
 
 EXACT = 1e-12
@@ -101,11 +102,11 @@ def test_filter_families_have_their_symmetry():
 
 def test_gcnn_is_rot90_equivariant_and_aligns_only_with_the_permutation():
     c, h = cfg(), get_transform("rot90")
-    net = al.gcnn(c, torch.Generator().manual_seed(5))
+    net = alg.gcnn(c, torch.Generator().manual_seed(5))
     f = images()
     for out, moved in zip(al.forward(f, net, "relu"), al.forward(h.apply(f), net, "relu"), strict=True):
-        assert torch.allclose(moved, act_on_features(out, h, al.C4_REGULAR), atol=1e-13)  # Λ(R f) = ρ(R) R Λ(f)
-    rows = pd.DataFrame(al.gcnn_rows(al.features(f, net, "relu", h), h, al.crop_half_width(c)))
+        assert torch.allclose(moved, act_on_features(out, h, alg.C4_REGULAR), atol=1e-13)  # Λ(R f) = ρ(R) R Λ(f)
+    rows = pd.DataFrame(alg.gcnn_rows(al.features(f, net, "relu", h), h, al.crop_half_width(c)))
     r = rows.pivot_table(index="depth", columns="kind", values="residual_max")
     assert (r["aligned+permutation"] < EXACT).all() and (r.aligned > 0.25).all()
 
@@ -186,6 +187,7 @@ def test_params_errors_name_the_key(edit, message):
 def _run(tmp: str) -> tuple[pd.DataFrame, dict, bytes, bytes]:
     params = copy.deepcopy(load_params(ROOT / "params.yaml"))
     params["profile"] = "smoke"
+    params["probe_alignment"]["trained_runs"] = []  # no trained models here (test_trained_* covers them)
     tmp_path = Path(tmp)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out, metrics = tmp_path / "alignment", tmp_path / "alignment.json"
@@ -249,3 +251,64 @@ def test_claims_decide_both_ways(smoke):
     assert got["1"] == got["3a"] == got["4"] == FAILS
     none = {c.id: c.verdict for c in j_claims.all_claims(df[df.check == "lemma41"])}
     assert none["L4.1"] == HOLDS and none["1"] == none["3b"] == none["4"] == OPEN
+
+
+def test_trained_runs_are_deps_of_the_stage():
+    """Every run probe_alignment reads is a declared dependency, so retraining it reruns the checks."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["probe_alignment"]
+    runs = params["probe_alignment"].get("trained_runs") or []
+    assert runs and {f"data/models/{r}" for r in runs} <= set(stage["deps"])
+    assert set(runs) <= set(params["train"]["models"])
+
+
+def test_trained_layers_fold_batchnorm_exactly():
+    from torch import nn
+
+    from eqlab.probes.alignment_trained import folded_layers, trained_network
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 5, padding=2), nn.BatchNorm2d(3), nn.ELU(), nn.Conv2d(3, 4, 3, padding=1, bias=False),
+                          nn.BatchNorm2d(4)).double()
+    for bn in (model[1], model[4]):
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.normal_()
+        bn.bias.data.normal_()
+    model.eval()
+    x = torch.randn(2, 1, 9, 9, dtype=torch.float64)
+    (w1, b1), (w2, b2) = folded_layers(model)
+    torch.testing.assert_close(torch.nn.functional.conv2d(x, w1, b1, padding=2), model[1](model[0](x)))
+    h = model[2](model[1](model[0](x)))
+    torch.testing.assert_close(torch.nn.functional.conv2d(h, w2, b2, padding=1), model[4](model[3](h)))
+    with pytest.raises(ValueError, match="has 2 conv layers"):
+        trained_network(model, 3, 0.0, "toy")
+    with pytest.raises(ValueError, match="trained model 'toy', layer 1"):
+        trained_network(model, 1, 10.0, "toy")
+
+
+def test_trained_families_get_their_own_crop_and_join_the_table(smoke):
+    from eqlab.probes.alignment_trained import PREFIX
+
+    cfg = al.AlignmentConfig(size=48, channels=2, depth=2, n_images=2, families=("random",), transforms=("rot90", "scale2"))
+    g = torch.Generator().manual_seed(1)
+    net = ((torch.randn(3, 1, 7, 7, generator=g, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)),
+           (torch.randn(3, 3, 7, 7, generator=g, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)))
+    df = al.alignment_experiment(cfg, {f"{PREFIX}toy": net})
+    res = df[df.check == "residual"]
+    crops = res.groupby("family").crop.first()
+    assert crops[f"{PREFIX}toy"] < crops["random"]  # 7×7 kernels reach further than the 5×5 default
+    assert (res[(res.family == f"{PREFIX}toy") & (res.kind == "aligned") & (res["transform"] == "rot90")].residual > 0.25).all()
+
+
+def test_unknown_trained_run_is_named_and_nothing_is_written(tmp_path, capsys):
+    params = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    params["profile"] = "smoke"
+    params["probe_alignment"]["trained_runs"] = ["cnn", "resnet99"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "alignment"
+    rc = stage("probe_alignment").cli(["--out", str(out), "--metrics", str(tmp_path / "m.json"), "--models-dir",
+                                       str(tmp_path), "--params", str(tmp_path / "params.yaml")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "probe_alignment.trained_runs': ['resnet99'] are not runs of train.models; allowed:" in err
+    assert not out.exists()

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from eqlab.groups import geometry as af
-from eqlab.groups import regular, rot90
+from eqlab.groups import rot90
 from eqlab.groups.transforms import Transform, from_affine, get_transform
 from eqlab.probes.profiled import profiled_config
 
@@ -60,7 +60,6 @@ COLUMNS = ("check", "family", "transform", "kind", "warp", "warp_offset", "depth
            "residual_std", "n_images", "crop")  # fmt: skip
 ISOTROPIC_SIGMAS = (1.0, 1.6, 2.4)  # radial Gaussians (px) the isotropic filters mix
 C4 = tuple(get_transform(n) for n in ("identity", "rot90", "rot180", "rot270"))
-C4_REGULAR = regular(C4, "C4 regular")
 Network = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # ((weight (out, in, k, k), bias (out,)), …)
 
 
@@ -82,6 +81,7 @@ class AlignmentConfig:
     min_spread: float = field(default=0.75, metadata={"min": 0.0})
     sweep_offsets: tuple[float, ...] = (-0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5)
     lemma_sigma: float = field(default=1.5, metadata={"min": 0.5})
+    trained_runs: tuple[str, ...] = ()  # runs of train.models whose first layers are the trained families
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -149,12 +149,13 @@ def content_radius(cfg: AlignmentConfig) -> float:
     return (cfg.size / 2 - 2 - max_translation(cfg.transforms)) / stretch(cfg.transforms)
 
 
-def crop_half_width(cfg: AlignmentConfig, depth: int | None = None, kernel: int | None = None) -> int:
+def crop_half_width(cfg: AlignmentConfig, depth: int | None = None, kernel: int | None = None,
+                    reach: int | None = None) -> int:  # fmt: skip
     """c such that the central ``2c × 2c`` crop is interior: the samples T_h⁻¹ takes there (at distance ≤
-    stretch·c + |t| from the centre) stay ``depth·(kernel//2) + 2`` pixels away from the canvas edge, where
-    zero padding makes Λ0 non-constant."""
+    stretch·c + |t| from the centre) stay ``reach + 2`` pixels away from the canvas edge, where zero padding
+    makes Λ0 non-constant; ``reach`` = Σ kernel//2 over the layers (default ``depth·(kernel//2)``)."""
     d, k = cfg.depth if depth is None else depth, cfg.kernel if kernel is None else kernel
-    room = cfg.size / 2 - d * (k // 2) - 2 - max_translation(cfg.transforms)
+    room = cfg.size / 2 - (d * (k // 2) if reach is None else reach) - 2 - max_translation(cfg.transforms)
     return int(math.floor(room / stretch(cfg.transforms)))
 
 
@@ -253,37 +254,6 @@ def network(cfg: AlignmentConfig, family: str, gen: torch.Generator) -> Network:
     return tuple(layers)
 
 
-def c4_lift(w: torch.Tensor) -> torch.Tensor:
-    """Lifting to regular C4 fields: ``(F, C, k, k)`` → ``(4F, C, k, k)``, channel ``4f + r`` = ``R^r w_f``."""
-    return torch.stack([rot90(w, r) for r in range(4)], 1).flatten(0, 1)
-
-
-def c4_group(w: torch.Tensor) -> torch.Tensor:
-    """Regular → regular C4 convolution: ``(F, F', 4, k, k)`` → ``(4F, 4F', k, k)`` with block
-    ``[(f, r), (f', s)] = R^r w[f, f', (s − r) mod 4]``; then ``Λ(R f) = ρ(R) R Λ(f)``, ρ moving orientation
-    channel r to r + 1 (eqlab's regular representation of C4)."""
-    f_out, f_in, _, k, _ = w.shape
-    out = torch.empty(f_out, 4, f_in, 4, k, k, dtype=w.dtype)
-    for r in range(4):
-        for s in range(4):
-            out[:, r, :, s] = rot90(w[:, :, (s - r) % 4], r)
-    return out.reshape(4 * f_out, 4 * f_in, k, k)
-
-
-def gcnn(cfg: AlignmentConfig, gen: torch.Generator) -> Network:
-    """A C4 G-CNN with ``max(1, channels // 4)`` regular fields per layer and random spread-guarded
-    filters; biases shared by the four channels of a field (so pointwise σ keeps the equivariance)."""
-    fields, k = max(1, cfg.channels // 4), cfg.kernel
-    layers = []
-    for i in range(cfg.depth):
-        base = torch.randn(fields, 1 if i == 0 else fields, *(() if i == 0 else (4,)), k, k, generator=gen,
-                           dtype=torch.float64)  # fmt: skip
-        check_spread(base.reshape(fields, -1, k, k), cfg.min_spread, f"G-CNN layer {i + 1}")
-        w, b = _layer(c4_lift(base) if i == 0 else c4_group(base), cfg.bias_scale, gen)
-        layers.append((w, b.view(fields, 4)[:, :1].expand(fields, 4).reshape(-1)))
-    return tuple(layers)
-
-
 def forward(f: torch.Tensor, net: Network, nonlinearity: str) -> list[torch.Tensor]:
     """``[Λ⁽¹⁾f, …, Λ⁽ᴰ⁾f]``: conv (stride 1, 'same' zero padding) + bias, then σ, per layer."""
     sigma = NONLINEARITIES[nonlinearity]
@@ -363,19 +333,6 @@ def sweep_rows(ft: Features, family: str, h: Transform, c: int, offsets_: tuple[
     return rows
 
 
-def gcnn_rows(ft: Features, h: Transform, c: int) -> list[dict[str, Any]]:
-    """The G-CNN under h (a C4 element): ``aligned`` (spatial T_h⁻¹ only), ``aligned+permutation``
-    (``ρ(h⁻¹) T_h⁻¹``, the action on regular fields) and ``unaligned``."""
-    hi = h.inverse()
-    rows = []
-    for i, (r, z, m) in enumerate(zip(ft.ref, ft.zero, ft.moved, strict=True), 1):
-        for kind, warp, a in (("aligned", hi.name, hi.apply(m)),
-                              ("aligned+permutation", f"ρ({hi.name}) ∘ {hi.name}", C4_REGULAR.act(hi.apply(m), hi)),
-                              ("unaligned", "identity", m)):  # fmt: skip
-            rows.append(_row("gcnn", "gcnn_c4", h.name, kind, warp, 0.0, i, relative(a, r, r, z, c), c))
-    return rows
-
-
 def lemma_kernel(cfg: AlignmentConfig, sigma: float | None = None) -> int:
     """Side of the Lemma 4.1 kernels: ``2⌈3.5 σ · stretch⌉ + 1``, room for λ_h(u) = λ(A u) when A shrinks."""
     return 2 * math.ceil(3.5 * (cfg.lemma_sigma if sigma is None else sigma) * stretch(cfg.transforms)) + 1
@@ -403,22 +360,31 @@ def lemma41_rows(f: torch.Tensor, h: Transform, sigma: float, cfg: AlignmentConf
             _row("lemma41", "linear", h.name, "untransformed_filter", "Λ_λ", 0.0, 1, relative(lhs, plain, plain, zero, c), c)]  # fmt: skip
 
 
-def alignment_experiment(cfg: AlignmentConfig) -> pd.DataFrame:
+def alignment_experiment(cfg: AlignmentConfig, trained: dict[str, Network] | None = None) -> pd.DataFrame:
     """Every check as one tidy table (:data:`COLUMNS`): residuals for every family × transform × depth ×
-    kind, the warp sweeps, the G-CNN under rot90 and Lemma 4.1 for every transform. Deterministic in
-    ``cfg.seed``: each network gets its own generator."""
+    kind, the warp sweeps, the G-CNN under rot90 and Lemma 4.1 for every transform. ``trained`` adds filter
+    families taken from trained models (:mod:`eqlab.probes.alignment_trained`), each on the interior crop
+    its own kernels allow. Deterministic in ``cfg.seed``: each network gets its own generator."""
+    from eqlab.probes.alignment_gcnn import gcnn, gcnn_rows
+
     images = smooth_images(cfg.n_images, cfg.size, content_radius(cfg), cfg.blur,
                            torch.Generator().manual_seed(cfg.seed))  # fmt: skip
     c = crop_half_width(cfg)
     transforms = [get_transform(n) for n in cfg.transforms]
+    nets = [(family, network(cfg, family, torch.Generator().manual_seed(cfg.seed + 1000 * (j + 1))), c)
+            for j, family in enumerate(cfg.families)]  # fmt: skip
+    for family, net in (trained or {}).items():
+        nets.append((family, net, crop_half_width(cfg, reach=sum(w.shape[-1] // 2 for w, _ in net))))
     rows: list[dict[str, Any]] = []
-    for j, family in enumerate(cfg.families):
-        net = network(cfg, family, torch.Generator().manual_seed(cfg.seed + 1000 * (j + 1)))
+    for family, net, cf in nets:
+        if cf < 2:
+            raise ValueError(f"size={cfg.size} leaves no interior crop for family {family!r} (its kernels reach "
+                             f"{sum(w.shape[-1] // 2 for w, _ in net)} px); raise probe_alignment size")  # fmt: skip
         ref = zero = None
         for h in transforms:
             ft = features(images, net, cfg.nonlinearity, h, ref, zero)
             ref, zero = ft.ref, ft.zero
-            rows += residual_rows(ft, family, h, c) + sweep_rows(ft, family, h, c, cfg.sweep_offsets)
+            rows += residual_rows(ft, family, h, cf) + sweep_rows(ft, family, h, cf, cfg.sweep_offsets)
     rot = get_transform("rot90")
     rows += gcnn_rows(features(images, gcnn(cfg, torch.Generator().manual_seed(cfg.seed + 999)), cfg.nonlinearity, rot),
                       rot, c)  # fmt: skip

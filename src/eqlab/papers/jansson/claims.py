@@ -6,8 +6,8 @@ filters, 2b h-flip with isotropic filters, 2c high for ordinary random filters, 
 give the flip); 3 scale and shear stay high at every depth for every warp while input alignment works (3a
 aligned ≥ WELL_ABOVE × baseline, 3b every candidate warp of the sweep too, 3c the baseline itself small);
 4 a G-CNN needs the channel permutation for rot90; "L4.1" Lemma 4.1 on a linear layer; "trap" the δ
-filters fake alignment (why the filters are constrained). The trained-filter family of issue 14 is not in
-the pipeline: "not established".
+filters fake alignment (why the filters are constrained); 2e rot90/flip with trained filters (the first layers
+of pipeline models, :mod:`eqlab.probes.alignment_trained`), which also join the families of claims 3a–3c.
 
 "≈ 0" is float64 precision (:data:`EXACT`, relative); "high" is ≥ :data:`HIGH`; every residual is the mean
 over the images, per depth, and a claim about "every depth" must hold at each one (no interval: the images
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eqlab.papers.jansson.tables import CLAIM_FAMILIES, family_name, residuals, sweep
+from eqlab.papers.jansson.tables import TRAINED, claim_families, family_name, residuals, sweep
 from eqlab.report.claims import Claim, verdict_of
 
 EXACT = 1e-12  # "≈ 0": float64 round-off of a few convolutions is ~1e-16 relative
@@ -26,9 +26,6 @@ HIGH = 0.25  # a residual this large is no alignment
 WELL_ABOVE = 2.0  # "well above the baseline": at least this factor
 INPUT_WORKS = 0.25  # input alignment "works": its residual stays below this at every depth
 LEMMA_FACTOR = 0.25  # interpolated Lemma 4.1: at most this fraction of the residual of the unchanged filter
-TRAINED_MISSING = (
-    "the trained-filter family (a model from the pipeline) is not in probe_alignment yet (issue 14, item 1)"
-)
 
 
 def _rows(df: pd.DataFrame, transforms, families, kind: str) -> pd.DataFrame:
@@ -76,6 +73,19 @@ def claim_ordinary_high(df: pd.DataFrame) -> Claim:
     return Claim("2c", text, verdict_of(bool((rows.aligned >= HIGH).all())), ev)
 
 
+def claim_trained(df: pd.DataFrame) -> Claim:
+    """2e: filters a CNN learned (the first layers of pipeline models) have no exact symmetry, so rot90 and
+    h-flip leave a high residual at every depth — even for a net trained with rotation augmentation."""
+    text = (f"rot90 and h-flip do not align trained filters (first layers of pipeline models): aligned residual "
+            f"≥ {HIGH:g} at every depth")  # fmt: skip
+    fams = [f for f in df.family.unique() if str(f).startswith(TRAINED)]
+    rows = _rows(df, ["rot90", "hflip"], fams, "aligned")
+    if rows.empty:
+        return Claim("2e", text, verdict_of(None), "needs rot90 or hflip and probe_alignment.trained_runs")
+    ev = f"smallest {_where(rows, 'aligned', rows.aligned.idxmin())} over {len(fams)} trained model(s)"
+    return Claim("2e", text, verdict_of(bool((rows.aligned >= HIGH).all())), ev)
+
+
 def claim_c4_no_flip(df: pd.DataFrame) -> Claim:
     """2d: only the matching symmetry helps: C4-symmetrised filters are not reflection-symmetric, so the
     h-flip does not align them (the residual is not ≈ 0 at any depth)."""
@@ -91,8 +101,8 @@ def claim_scale_shear(df: pd.DataFrame) -> Claim:
     """3a: every scale and shear aligned residual ≥ WELL_ABOVE × the input-alignment baseline, at every depth,
     for every claim family."""
     text = (f"Scale and shear never align: the aligned residual stays ≥ {WELL_ABOVE:g} × the input-alignment "
-            f"baseline at every depth, for random, C4-symmetrised and isotropic filters")  # fmt: skip
-    rows = _rows(df, _kinds(df, ("scale", "shear")), CLAIM_FAMILIES, "aligned")
+            f"baseline at every depth, for random, C4-symmetrised, isotropic and trained filters")  # fmt: skip
+    rows = _rows(df, _kinds(df, ("scale", "shear")), claim_families(df), "aligned")
     if rows.empty:
         return Claim("3a", text, verdict_of(None), "needs scale or shear transforms")
     ratio = rows.aligned / rows.input
@@ -107,9 +117,9 @@ def claim_no_warp(df: pd.DataFrame) -> Claim:
     """3b: no candidate warp of the sweep (scalings around 1/s, shears around −s) comes within WELL_ABOVE ×
     the baseline at any depth."""
     text = (f"No warp aligns scaled or sheared feature maps: every candidate T_g of the sweep leaves a residual "
-            f"≥ {WELL_ABOVE:g} × the input-alignment baseline, at every depth (random, C4, isotropic)")  # fmt: skip
+            f"≥ {WELL_ABOVE:g} × the input-alignment baseline, at every depth (random, C4, isotropic, trained)")  # fmt: skip
     sw = sweep(df)
-    sw = sw[sw.family.isin(CLAIM_FAMILIES)]
+    sw = sw[sw.family.isin(claim_families(df))]
     if sw.empty:
         return Claim("3b", text, verdict_of(None), "needs the warp sweep (scale or shear transforms)")
     ratio = sw.residual / sw.input
@@ -123,7 +133,7 @@ def claim_input_works(df: pd.DataFrame) -> Claim:
     """3c: aligning the input (T_h⁻¹ before Λ) works: its residual, the round trip's interpolation loss, stays
     below INPUT_WORKS at every depth for every scale and shear."""
     text = f"Input alignment works: Λ T_h⁻¹ T_h f ≈ Λ f (residual < {INPUT_WORKS:g}) for every scale and shear, every depth"
-    rows = _rows(df, _kinds(df, ("scale", "shear")), CLAIM_FAMILIES, "input")
+    rows = _rows(df, _kinds(df, ("scale", "shear")), claim_families(df), "input")
     if rows.empty:
         return Claim("3c", text, verdict_of(None), "needs scale or shear transforms")
     ev = f"largest {_where(rows, 'input', rows.input.idxmax())}"
@@ -187,11 +197,11 @@ def all_claims(df: pd.DataFrame) -> list[Claim]:
         claim_symmetric(df, "2b", "hflip", ("isotropic",)),
         claim_ordinary_high(df),
         claim_c4_no_flip(df),
+        claim_trained(df),
         claim_scale_shear(df),
         claim_no_warp(df),
         claim_input_works(df),
         claim_gcnn(df),
         claim_lemma41(df),
         claim_delta_loophole(df),
-        Claim("2e", "rot90/flip with trained filters (a model from the pipeline)", verdict_of(None), TRAINED_MISSING),
     ]

@@ -19,8 +19,18 @@ NO_EXPERIMENTS = ("Paper 003 is a theory paper: it has no experiments, no tables
                   "Everything below is a numerical check of its statements on untrained networks.")  # fmt: skip
 
 
+TRAINED = "trained_"  # trained_<run>: the first layers of a pipeline model (eqlab.probes.alignment_trained)
+
+
 def family_name(family: str) -> str:
+    if family.startswith(TRAINED):
+        return f"trained ({family[len(TRAINED):]})"
     return FAMILY_NAMES.get(family, family)
+
+
+def claim_families(df: pd.DataFrame) -> list[str]:
+    """The families the scale/shear claims are about: the untrained claim families and every trained one."""
+    return [*CLAIM_FAMILIES, *sorted(f for f in df.family.unique() if str(f).startswith(TRAINED))]
 
 
 def residuals(df: pd.DataFrame) -> pd.DataFrame:
