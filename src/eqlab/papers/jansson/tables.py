@@ -16,7 +16,8 @@ FAMILY_NAMES = {"random": "random", "c4": "C4-symmetrised", "isotropic": "isotro
 KINDS = ("aligned", "unaligned", "input")
 CLAIM_FAMILIES = ("random", "c4", "isotropic")  # the δ family shows the loophole the guard closes
 NO_EXPERIMENTS = ("Paper 003 is a theory paper: it has no experiments, no tables and no published numbers. "
-                  "Everything below is a numerical check of its statements on untrained networks.")  # fmt: skip
+                  "Everything below is a numerical check of its statements on conv stacks with untrained and "
+                  "trained filters, except the extension at the end, which is ours.")  # fmt: skip
 
 
 TRAINED = "trained_"  # trained_<run>: the first layers of a pipeline model (eqlab.probes.alignment_trained)
