@@ -40,8 +40,12 @@ RUNS = sorted({*PROBED, "smnist56_ien", "tim_resnet_ien_r4", "tim_vgg_hetien_r4"
 HOG = {"probe_hog_maps", "probe_hog_classify", "report_lenc_vedaldi"}  # Lenc & Vedaldi on HOG: no trained model
 # Lenc & Vedaldi's CNNs: their own data and train_lv stages, nothing of the shared train stage
 LV_NETS = {"lv_data", "probe_lv_nets", "probe_lv_stitch", "probe_lv_pose", *(f"train_lv@{n}" for n in PARAMS["lenc_vedaldi_nets"]["nets"])}
-JANSSON = {"probe_alignment", "report_jansson"}  # Jansson et al.: numerical checks on untrained stacks
-JACOBSEN = {"probe_rfnn", "probe_irevnet", "report_jacobsen"}  # Jacobsen thesis: RFNN and i-RevNet, own data
+# Jansson et al.: numerical checks on untrained stacks and on the first layers of two trained runs, and the
+# alignment extension on digits
+TRAINED_FILTERS = {"make_dataset@rot_mnist", "train@cnn", "train@ien_r4_b01"}
+JANSSON = {"probe_alignment", "probe_stn", "report_jansson"}
+# Jacobsen thesis: RFNN, HCNN and i-RevNet on their own data, the steerable block on the blobs dataset
+JACOBSEN = {"probe_rfnn", "probe_irevnet", "probe_dsb", "probe_hcnn", "make_dataset@blobs", "report_jacobsen"}
 INVARIANCE = {"invariance_pooling", "invariance_scattering", "report_invariance_review"}  # the review: digits only
 PAPERS = HOG | LV_NETS | JANSSON | JACOBSEN | INVARIANCE  # their own DAG test: tests/test_pipeline_papers.py
 # the shared-training pipeline (IEN and the Lenc & Vedaldi maps on its CNNs) and the dataset cards

@@ -16,6 +16,7 @@ from test_pipeline import (
     JANSSON,
     LV_NETS,
     PAPERS,
+    TRAINED_FILTERS,
     _env,
     copy_checkout,
     git_snapshot,
@@ -28,15 +29,16 @@ from eqlab.warm import stage_server
 # the smoke run keeps one Lenc & Vedaldi net per family and label set (each further seed repeats a code path
 # at ~6 s of stages; the report then reads "not established" where it needs 3 seeds)
 LV_KEPT = ("anet_s0", "places_s0", "cnet_s3", "vgg_s4", "resnet_s0")
-REPORTS = {"report_lenc_vedaldi": HOG | LV_NETS, "report_jansson": JANSSON, "report_jacobsen": JACOBSEN,
+REPORTS = {"report_lenc_vedaldi": HOG | LV_NETS, "report_jansson": JANSSON | TRAINED_FILTERS, "report_jacobsen": JACOBSEN,
            "report_invariance_review": INVARIANCE}
 
 
 def test_reports_without_training_depend_on_their_own_stages_only(tmp_path):
     """Each of these reports depends on its own probes (and for Lenc & Vedaldi its nets' own data and
-    training) and nothing else: in a fresh copy, where nothing is cached, `dvc repro <report>` runs
-    exactly the stages `dvc dag <report>` lists, so no pipeline dataset, no shared training and no other
-    paper (the test below runs them)."""
+    training) and nothing else — except Jansson's trained-filter family, which needs its two trained runs and
+    their dataset, and the Jacobsen steerable block, which needs the blobs dataset: in a fresh copy, where
+    nothing is cached, `dvc repro <report>` runs exactly the stages `dvc dag <report>` lists, so no other
+    shared training and no other paper (the test below runs them)."""
     work = copy_checkout(tmp_path / "repo")
     git_snapshot(work)
     for report, stages in REPORTS.items():
@@ -66,7 +68,7 @@ def test_paper_stages_run_render_and_rerun_to_the_same_bytes(tmp_path):
     git_snapshot(work)
     with stage_server(_env()) as warm:  # warm stages here; the forced re-runs below are cold
         out = run([*CACHED_DVC, "repro", *REPORTS], work, warm.env)
-    assert ran(out) == PAPERS - {f"train_lv@{n}" for n in dropped}, out[-2000:]
+    assert ran(out) == (PAPERS | TRAINED_FILTERS) - {f"train_lv@{n}" for n in dropped}, out[-2000:]
     assert "Traceback" not in out
 
     html = (work / "reports/html/lenc_vedaldi.html").read_text()
@@ -75,10 +77,11 @@ def test_paper_stages_run_render_and_rerun_to_the_same_bytes(tmp_path):
     assert "def " not in html  # rendered without code cells
     html = (work / "reports/html/jansson.html").read_text()
     assert all(s in html for s in ("Profile <strong>smoke</strong>", "no experiments", "<img", "verdict-holds",
-                                   "Lemma 4.1", "G-CNN", "not in probe_alignment yet"))
+                                   "Lemma 4.1", "G-CNN", "trained (cnn)", "Extension (not in the paper)"))
     assert "verdict verdict-fails\"" not in html and "def " not in html  # no claim fails (the CSS names the class)
     html = (work / "reports/html/jacobsen.html").read_text()
-    assert all(s in html for s in ("Profile <strong>smoke</strong>", "<img", "Table 1", "published only", "9a"))
+    assert all(s in html for s in ("Profile <strong>smoke</strong>", "<img", "Table 1", "published only", "9a",
+                                   "textured blobs", "Hierarchical attribute CNN", "D1", "H1"))
     assert "def " not in html and "Traceback" not in html
     html = (work / "reports/html/invariance_review.html").read_text()
     assert all(s in html for s in ("Profile <strong>smoke</strong>", "<img", "verdict-"))
