@@ -149,3 +149,48 @@ def test_other_dvc_releases_run_unpatched(monkeypatch):
     monkeypatch.setattr(dvc, "__version__", "0.0.0")
     assert dvc_cache.install() is None
     assert yaml_mod.modify_yaml is before
+
+
+def test_param_lookup_gives_dpaths_values_for_every_stage_key(tmp_path):
+    """The patched read_param_file returns exactly what DVC's dpath lookup returns, for every params key of
+    every stage of dvc.yaml (templated keys resolved as DVC resolves them), and the caller's copy is private."""
+    import dpath
+    import dvc.dependency.param as param_mod
+    from dvc.repo import Repo
+
+    config = yaml_mod_safe(ROOT / "params.yaml")
+    keys = set()
+    with Repo(str(ROOT)) as repo:
+        for stage in repo.index.stages:
+            for dep in stage.deps:
+                if isinstance(dep, param_mod.ParamsDependency):
+                    keys |= set(dep.params)
+    assert len(keys) > 50
+    for k in ["train.models.cnn.ien.beta", "lenc_vedaldi_nets.nets.anet_s0.transforms.0", "no.such.key", "profile.x"]:
+        keys.add(k)
+    want = {}
+    for k in keys:
+        try:
+            want[k] = dpath.get(config, k, separator=".")
+        except KeyError:
+            pass
+    restore = dvc_cache.install()
+    try:
+        from dvc.fs import LocalFileSystem
+
+        got = param_mod.read_param_file(LocalFileSystem(), str(ROOT / "params.yaml"), sorted(keys), flatten=True)
+        assert got == want and "no.such.key" not in got
+        some = next(k for k, v in got.items() if isinstance(v, dict))
+        got[some]["changed"] = 1
+        again = param_mod.read_param_file(LocalFileSystem(), str(ROOT / "params.yaml"), [some], flatten=True)
+        assert "changed" not in again[some]
+        globbed = param_mod.read_param_file(LocalFileSystem(), str(ROOT / "params.yaml"), ["prof*le"], flatten=True)
+        assert globbed == {"prof*le": config["profile"]}  # a glob goes through DVC's own (dpath) lookup
+    finally:
+        restore()
+
+
+def yaml_mod_safe(path: Path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())
