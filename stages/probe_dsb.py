@@ -19,10 +19,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from eqlab.cli import run_stage
 from eqlab.data.store import load_meta, load_split
 from eqlab.io import atomic_path, write_json
 from eqlab.probes.dsb_blobs import KINDS, config_from_params, dsb_experiment
+from eqlab.probes.stage_cli import probe_cli
 
 log = logging.getLogger("probe_dsb")
 
@@ -60,11 +60,8 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--dataset", required=True, help="the blobs dataset directory (make_dataset@blobs)")
-    p.add_argument("--out", required=True, help="output directory: results, curves and examples tables")
-    p.add_argument("--metrics", required=True, help="output metrics JSON")
-    return run_stage(main, p, argv)
+    return probe_cli(main, __doc__, argv, "output directory: results, curves and examples tables",
+                     [("dataset", "the blobs dataset directory (make_dataset@blobs)")])
 
 
 if __name__ == "__main__":

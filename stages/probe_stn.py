@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from eqlab.cli import run_stage
 from eqlab.data.raw import embedded_digits
 from eqlab.io import write_json
+from eqlab.probes.stage_cli import probe_cli
 from eqlab.probes.stn_digits import config_from_params, stn_experiment, variants
 from eqlab.probes.table import write_results
 
@@ -44,10 +44,7 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--out", required=True, help="output directory: results.parquet + results.csv")
-    p.add_argument("--metrics", required=True, help="output metrics JSON")
-    return run_stage(main, p, argv)
+    return probe_cli(main, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -299,3 +299,17 @@ def test_lv_stitch_names_an_unknown_skipped_net_and_writes_nothing(tmp_path, cap
                        ["--data", "x", "--models", "x", "--out", str(out), "--metrics", str(tmp_path / "m.json")])
     assert rc == 2 and "lenc_vedaldi_nets.stitch.skip: ['places_s9'] are not nets; allowed: " in err
     assert "Traceback" not in err and not out.exists() and not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize(("name", "key", "value", "message", "extra"), [
+    ("probe_dsb", "probe_dsb.kernel", 4, "probe_dsb", ["--dataset", "/nonexistent/blobs"]),
+    ("probe_hcnn", "probe_hcnn.q", 3, "q=3", []),
+    ("probe_stn", "probe_stn.depths", [0, 5], "depths", []),
+])
+def test_jacobsen_and_jansson_probes_name_a_bad_key_and_write_nothing(tmp_path, capsys, params, name, key, value,
+                                                                     message, extra):  # fmt: skip
+    out = tmp_path / "out"
+    rc, err = run_with(tmp_path, capsys, params, _set(key, value), name,
+                       [*extra, "--out", str(out), "--metrics", str(tmp_path / "m.json")])
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "m.json").exists()
