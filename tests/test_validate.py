@@ -45,6 +45,7 @@ def test_every_problem_is_reported_with_its_key(params, tmp_path):
         # and their consequences for the listed runs
         "'extract_features.runs.cnn' names run 'cnn', which is not a valid run",
         "'extract_features.runs.cnn_aug.dataset' is 'rot_mnist', but train.models.cnn_aug.dataset is 'cifar'",
+        "'probe_alignment.trained_runs': ['cnn'] are not valid runs of train.models",
     ]
     for e in expected:
         assert any(e in line for line in problems), (e, problems)

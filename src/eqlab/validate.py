@@ -139,8 +139,8 @@ def check_probes(params: dict[str, Any], profile: str, runs: dict[str, Any], pro
     _attempt(problems, hog_classify_config, params)
     al_cfg = _attempt(problems, alignment_config, params)
     if al_cfg is not None and (bad := [r for r in al_cfg.trained_runs if r not in runs]):
-        problems.append(f"params key 'probe_alignment.trained_runs': {bad} are not runs of train.models; "
-                        f"allowed: {sorted(runs)}")
+        problems.append(f"params key 'probe_alignment.trained_runs': {bad} are not valid runs of train.models; "
+                        f"valid runs: {sorted(runs)}")
     _attempt(problems, lv_pose_config, params)
     for config in (rfnn_config, dsb_config, hcnn_config, irevnet_config, stn_config):  # own small networks
         _attempt(problems, config, params)
