@@ -11,7 +11,7 @@ this process only, the three places DVC parses YAML and the one where it looks u
 - the safe parse of ``dvc.yaml``, ``dvc.lock`` and ``params.yaml`` (once per stage each): memoised
   by file text, every caller getting its own deep copy;
 - the lookup of a stage's params (``read_param_file``): a literal key is walked down its own branch instead
-  of matching the whole params tree with dpath (the same values; ~4 s of a no-op ``dvc repro`` of ~110 stages);
+  of matching the whole params tree with dpath (the same values; ~2 s of a no-op ``dvc repro`` of ~110 stages);
 - the dump of the lock (≈ 2.3 s for a ~19k-line lock, once per stage): the lock is ``schema`` then
   ``stages``, one block of text per stage, and a stage's block depends on that stage's entry alone;
   each block is dumped by DVC's own dumper inside a ``stages:`` mapping (so at the same column, with
