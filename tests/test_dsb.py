@@ -13,7 +13,17 @@ import torch.nn.functional as F
 
 from eqlab.data.blobs import BlobsConfig, blob_sample, boundary_counts, embedded_textures, pr_f
 from eqlab.data.store import Split
-from eqlab.models.dsb import FCN, SteerableBlock, boundary_nets, gradient_frame, n_params, receptive_field, steer
+from eqlab.models.dsb import (
+    FCN,
+    SteerableBlock,
+    block_params,
+    boundary_nets,
+    fcn_params,
+    gradient_frame,
+    n_params,
+    receptive_field,
+    steer,
+)
 from eqlab.papers.jacobsen import dsb as report
 from eqlab.params import ParamError
 from eqlab.probes.dsb_blobs import DsbConfig, config_from_params, dsb_experiment, summarise
@@ -59,6 +69,9 @@ def test_fcn_baseline_matches_the_block_in_parameters_and_receptive_field(channe
     fcn = boundary_nets("fcn", channels, hidden, layers, kernel, sigma)
     assert isinstance(fcn, FCN)
     assert abs(n_params(fcn) / n_params(dsb) - 1) < 0.1
+    assert n_params(dsb) == block_params(channels, hidden, layers, kernel)
+    assert n_params(fcn) == fcn_params(fcn.net[0].out_channels, channels, layers, kernel, fcn.net[0].kernel_size[0])
+    assert n_params(SteerableBlock(channels, hidden, 1, kernel, sigma)) == block_params(channels, hidden, 1, kernel)
     assert receptive_field(fcn) == receptive_field(dsb)
     x = torch.randn(2, 1, 17, 19)
     assert dsb(x).shape == fcn(x).shape == (2, 1, 17, 19)

@@ -94,10 +94,25 @@ class FCN(nn.Module):
         return self.net(x)
 
 
+def block_params(channels: int, hidden: int, layers: int, kernel: int) -> int:
+    """Trainable parameters of :class:`SteerableBlock` (the frame is a fixed buffer)."""
+    k2 = kernel * kernel
+    if layers == 1:
+        return 2 * channels * k2 + channels + channels + 1
+    return (2 * hidden * k2 + hidden) + (layers - 2) * (hidden * hidden * k2 + hidden) + (hidden * channels * k2 + channels) + channels + 1
+
+
+def fcn_params(width: int, channels: int, layers: int, kernel: int, first_kernel: int) -> int:
+    """Trainable parameters of :class:`FCN`."""
+    k2 = kernel * kernel
+    return ((first_kernel**2 + 1) * width + (layers - 1) * (width * width * k2 + width)
+            + (width * channels * k2 + channels) + channels + 1)  # fmt: skip
+
+
 def matched_width(target: int, channels: int, layers: int, kernel: int, first_kernel: int) -> int:
-    """The FCN width whose parameter count is the closest to ``target`` (ties: the smaller width)."""
-    best = min(range(1, 257), key=lambda w: (abs(n_params(FCN(w, channels, layers, kernel, first_kernel)) - target), w))
-    return best
+    """The FCN width whose parameter count is the closest to ``target`` (ties: the smaller width). Counted in
+    closed form: building candidate nets would also draw from the generator that initialises the real one."""
+    return min(range(1, 257), key=lambda w: (abs(fcn_params(w, channels, layers, kernel, first_kernel) - target), w))
 
 
 def boundary_nets(kind: str, channels: int, hidden: int, layers: int, kernel: int, sigma: float) -> nn.Module:
@@ -106,7 +121,7 @@ def boundary_nets(kind: str, channels: int, hidden: int, layers: int, kernel: in
         return SteerableBlock(channels, hidden, layers, kernel, sigma)
     if kind == "fcn":
         first = 2 * kernel_radius([sigma]) + 1
-        target = n_params(SteerableBlock(channels, hidden, layers, kernel, sigma))
+        target = block_params(channels, hidden, layers, kernel)
         return FCN(matched_width(target, channels, layers, kernel, first), channels, layers, kernel, first)
     raise ValueError(f"boundary net kind {kind!r}; allowed values: ['dsb', 'fcn']")
 
