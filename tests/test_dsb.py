@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from eqlab.data.blobs import BlobsConfig, blob_sample, boundary_counts, embedded_textures, pr_f
 from eqlab.data.store import Split
+from eqlab.models.counting import n_params
 from eqlab.models.dsb import (
     FCN,
     SteerableBlock,
@@ -20,7 +21,6 @@ from eqlab.models.dsb import (
     boundary_nets,
     fcn_params,
     gradient_frame,
-    n_params,
     receptive_field,
     steer,
 )

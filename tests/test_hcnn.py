@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from eqlab.models.hcnn import HCNN, AttributeLayer, cnn_width_for, n_params, vanilla_cnn
+from eqlab.models.counting import n_params
+from eqlab.models.hcnn import HCNN, AttributeLayer, cnn_width_for, vanilla_cnn
 from eqlab.papers.jacobsen import hcnn as report
 from eqlab.params import ParamError
 from eqlab.probes.hcnn_digits import HcnnConfig, config_from_params, hcnn_experiment, networks

@@ -40,9 +40,6 @@ def steer(frame: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return torch.cos(theta) * frame[:, :1] + torch.sin(theta) * frame[:, 1:2]
 
 
-def n_params(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
-
 
 class SteerableBlock(nn.Module):
     """One dynamic steerable two-factor block with a 1×1 head: (N, 1, H, W) → logits (N, 1, H, W)."""

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eqlab.models.counting import n_params
+
 
 class AttributeLayer(nn.Module):
     """x_{j−1} (N, A, B, C, H, W) → x_j (N, ⌈B/2⌉, ⌈C/2⌉, K, H', W') by eqs. 35–37."""
@@ -100,9 +102,6 @@ def vanilla_cnn(width: int, strides: Sequence[int] = (1, 2, 1, 2, 1), n_classes:
     mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, n_classes)]
     return nn.Sequential(*mods)
 
-
-def n_params(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
 
 def cnn_width_for(target: int, strides: Sequence[int], n_classes: int = 10) -> int:

@@ -83,6 +83,3 @@ class AlignNet(nn.Module):
             x = F.max_pool2d(F.relu(conv(x)), 2)
         return self.head(x.mean(dim=(2, 3)))
 
-
-def n_params(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)

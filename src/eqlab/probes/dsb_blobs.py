@@ -31,7 +31,8 @@ import torch.nn.functional as F
 
 from eqlab.data.blobs import boundary_counts, gradient_magnitude, pr_f
 from eqlab.data.store import Split
-from eqlab.models.dsb import SteerableBlock, boundary_nets, n_params
+from eqlab.models.counting import n_params
+from eqlab.models.dsb import SteerableBlock, boundary_nets
 from eqlab.probes.profiled import profiled_config
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eqlab.models.hcnn import HCNN, cnn_width_for, n_params, vanilla_cnn
+from eqlab.models.counting import n_params
+from eqlab.models.hcnn import HCNN, cnn_width_for, vanilla_cnn
 from eqlab.probes.profiled import profiled_config
 from eqlab.probes.rfnn_digits import prepare_digits, stratified, train_eval
 

@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from eqlab.models.counting import n_params
 from eqlab.models.rfnn import digit_net
 from eqlab.probes.minibatch import fit_adam
 from eqlab.probes.profiled import profiled_config
@@ -94,13 +95,19 @@ def stratified(labels: np.ndarray, per_class: int, rng: np.random.Generator, poo
     return np.sort(np.concatenate(out))
 
 
+def test_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(test indices, training pool): ``n_test`` digits stratified over the classes, drawn with ``seed``; the
+    pool is every other digit."""
+    n_cls = len(np.unique(labels))
+    test = stratified(labels, n_test // n_cls, np.random.default_rng(seed), np.arange(len(labels)))
+    return test, np.setdiff1d(np.arange(len(labels)), test)
+
+
 def prepare_digits(images: np.ndarray, labels: np.ndarray, n_test: int, downscale: int, seed: int
                    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
     """(x, y, test indices, training pool): a stratified test split drawn with ``seed``; the digits block-mean
     down-scaled by ``downscale`` and standardised with the pool's mean and standard deviation."""
-    n_cls = len(np.unique(labels))
-    test = stratified(labels, n_test // n_cls, np.random.default_rng(seed), np.arange(len(labels)))
-    pool = np.setdiff1d(np.arange(len(labels)), test)
+    test, pool = test_split(labels, n_test, seed)
     x_all = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
     if downscale > 1:
         x_all = F.avg_pool2d(x_all, downscale)
@@ -144,8 +151,8 @@ def rfnn_experiment(cfg: RfnnConfig, images: np.ndarray, labels: np.ndarray) -> 
                 tr = torch.from_numpy(subsets[n])
                 acc = train_eval(net, x_all[tr], y_all[tr], x_all[test], y_all[test], cfg.steps, cfg.batch,
                                  cfg.lr, seed)  # fmt: skip
-                done[key] = (acc, sum(p.numel() for p in net.parameters() if p.requires_grad))
+                done[key] = (acc, n_params(net))
                 log.info("%s %s order %d %s n=%d seed %d: %.3f", exp, kind, order, multi, n, seed, acc)
-            acc, n_params = done[key]
-            rows.append((exp, kind, order, "multi" if multi else "single", n, seed, acc, n_params, cfg.steps))
+            acc, size = done[key]
+            rows.append((exp, kind, order, "multi" if multi else "single", n, seed, acc, size, cfg.steps))
     return pd.DataFrame(rows, columns=list(COLUMNS))

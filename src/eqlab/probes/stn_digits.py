@@ -27,9 +27,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from eqlab.models.stn import AlignNet, inverse_similarity, n_params, similarity, warp
+from eqlab.models.counting import n_params
+from eqlab.models.stn import AlignNet, inverse_similarity, similarity, warp
 from eqlab.probes.profiled import profiled_config
-from eqlab.probes.rfnn_digits import stratified
+from eqlab.probes.rfnn_digits import stratified, test_split
 
 log = logging.getLogger(__name__)
 COLUMNS = ("variant", "depth", "seed", "test_acc", "n_params", "n_train", "steps")
@@ -133,8 +134,7 @@ def train_eval(cfg: StnConfig, variant: str, depth: int, x: torch.Tensor, y: tor
 
 def stn_experiment(cfg: StnConfig, images: np.ndarray, labels: np.ndarray, progress=None) -> pd.DataFrame:
     n_cls = len(np.unique(labels))
-    test = stratified(labels, cfg.n_test // n_cls, np.random.default_rng(cfg.seed), np.arange(len(labels)))
-    pool = np.setdiff1d(np.arange(len(labels)), test)
+    test, pool = test_split(labels, cfg.n_test, cfg.seed)
     raw = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
     y_all = torch.from_numpy(labels.astype(np.int64))
     rows = []

@@ -63,6 +63,12 @@ class Interval:
         return f"{f.format(self.estimate)} [{f.format(self.low)}, {f.format(self.high)}] (n = {self.n})"
 
 
+def paired(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """a − b over the runs (index: seed) both have: the per-seed differences a seed-paired interval is built on."""
+    j = a.index.intersection(b.index)
+    return (a[j] - b[j]).to_numpy()
+
+
 def half_width(std: float, n: int, level: float = LEVEL) -> float:
     """Half-width of the Student-t interval of a mean of ``n`` runs with sample std ``std`` (NaN for n < 2)."""
     return float(stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n)) if n >= 2 else math.nan

@@ -21,8 +21,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from eqlab.papers.jacobsen.tables import acc, paired, t_interval
+from eqlab.papers.jacobsen.tables import acc, t_interval
 from eqlab.report.claims import FAILS, HOLDS, OPEN, Claim
+from eqlab.report.intervals import paired
 
 MIN_SEEDS = 3
 MARGIN = 0.02  # "≈" for accuracies: within 2 percentage points

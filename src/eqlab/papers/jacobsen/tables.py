@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from eqlab.report.intervals import paired
+
 NOT_REPRODUCIBLE = {
     "3": "needs CIFAR-10/100 (not in this pipeline's embedded data)",
     "4": "needs ILSVRC2012 (1000-, 100-, 10-class subsets)",
@@ -45,12 +47,6 @@ def acc(df: pd.DataFrame, exp: str, kind: str, order: int, scales: str, n: int |
     if n is not None:
         r = r[r.n_train == n]
     return r.set_index("seed").test_acc
-
-
-def paired(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """a − b over the seeds both have."""
-    j = a.index.intersection(b.index)
-    return (a[j] - b[j]).to_numpy()
 
 
 def _fmt_ci(d: pd.Series | np.ndarray) -> dict:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from eqlab.report.claims import Claim, interval_claim
-from eqlab.report.intervals import mean_interval
+from eqlab.report.intervals import mean_interval, paired
 
 MARGIN = 2.0  # points: "recovers the upright accuracy"
 NAMES = {"upright": "upright digits (ceiling)", "none": "no alignment", "oracle": "oracle inverse warp",
@@ -28,12 +28,6 @@ NAMES = {"upright": "upright digits (ceiling)", "none": "no alignment", "oracle"
 def _acc(df: pd.DataFrame, variant: str, depth: int = -1) -> pd.Series:
     r = df[(df.variant == variant) & (df.depth == depth)]
     return 100 * r.set_index("seed").test_acc
-
-
-def paired(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """a − b over the seeds both have."""
-    j = a.index.intersection(b.index)
-    return (a[j] - b[j]).to_numpy()
 
 
 def table(df: pd.DataFrame) -> pd.DataFrame:
