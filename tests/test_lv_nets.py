@@ -409,3 +409,25 @@ def test_vgg_and_cnet_analogues():
     torch.testing.assert_close(cnet.forward_to("conv1", x), anet.forward_to("conv1", x))
     assert not torch.allclose(cnet.forward_to("conv2", x), anet.forward_to("conv2", x))
     assert cnet.tap_grid("conv3") == anet.tap_grid("conv3")
+
+
+def test_binary_bootstrap_ci_matches_index_resampling():
+    errs = (np.arange(2400) % 3 == 0).astype(float)
+    lo, hi = lv.binary_bootstrap_ci(errs, 4000, np.random.default_rng(0))
+    lo_i, hi_i = lv.bootstrap_ci(errs, 4000, np.random.default_rng(1))
+    assert lo < 1 / 3 < hi and abs(lo - lo_i) < 0.004 and abs(hi - hi_i) < 0.004
+    half = 1.96 * np.sqrt(errs.mean() * (1 - errs.mean()) / len(errs))  # the normal approximation
+    assert abs((hi - lo) / 2 - half) < 0.002
+    with pytest.raises(ValueError, match="0/1"):
+        lv.binary_bootstrap_ci(np.array([0.0, 0.5]), 10, np.random.default_rng(0))
+
+
+def test_masked_residual_counts_only_masked_sites():
+    target = torch.ones(2, 3, 4, 4)
+    pred = target.clone()
+    pred[..., 0, :] += 2.0  # wrong on the first row of sites only
+    mask = np.ones((4, 4), bool)
+    assert lv.masked_residual(pred, target, mask) == pytest.approx(4.0 * 4 / 16)
+    mask[0] = False
+    assert lv.masked_residual(pred, target, mask) == 0.0
+    assert lv.masked_residual(pred, target, None) == pytest.approx(0.25 * 4.0)

@@ -92,16 +92,30 @@ def all_taps(model: TappedStages, x: torch.Tensor, taps: Sequence[str], batch: i
 
 @torch.no_grad()
 def wrong(model: TappedStages, tap: str, h: torch.Tensor, y: torch.Tensor, batch: int = 256) -> np.ndarray:
-    """Per image: does ψ(h) misclassify it?"""
+    """Per image: does ψ(h) misclassify it? (Conv inputs go in channels-last: ~25 % faster here.)"""
     model.eval()
+    if h.dim() == 4:
+        h = h.contiguous(memory_format=torch.channels_last)
     out = [model.forward_from(tap, h[i : i + batch]).argmax(1) != y[i : i + batch] for i in range(0, len(h), batch)]
     return torch.cat(out).numpy()
 
 
 def bootstrap_ci(errors: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
-    """95 % percentile-bootstrap interval of the mean of ``errors`` (0/1 per test image)."""
+    """95 % percentile-bootstrap interval of the mean of ``errors`` (any value per test item)."""
     idx = rng.integers(0, len(errors), size=(n_boot, len(errors)))
     means = errors.astype(np.float64)[idx].mean(1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def binary_bootstrap_ci(mistakes: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
+    """:func:`bootstrap_ci` of a 0/1 error per test image, drawn in O(``n_boot``): resampling the n images
+    with replacement counts Binomial(n, p̂) mistakes, so each resampled mean is drawn as such a count / n
+    (the same distribution as resampling indices, which costs n_boot × n draws)."""
+    flags = np.asarray(mistakes)
+    if flags.size and not np.isin(flags, (0, 1)).all():
+        raise ValueError("binary_bootstrap_ci takes 0/1 (or bool) errors; use bootstrap_ci for other values")
+    n = len(flags)
+    means = rng.binomial(n, float(flags.mean()), size=n_boot) / n
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
@@ -143,9 +157,13 @@ def site_rows(h: torch.Tensor, m: int, mask: np.ndarray | None) -> np.ndarray:
 
 
 def masked_residual(pred: torch.Tensor, target: torch.Tensor, mask: np.ndarray | None) -> float:
-    """‖(pred − target)·m‖² / ‖target·m‖²."""
-    w = torch.ones(()) if mask is None else torch.from_numpy(mask.astype(np.float32))
-    return float((((pred - target) ** 2) * w).sum() / ((target**2) * w).sum().clamp_min(1e-30))
+    """‖(pred − target)·m‖² / ‖target·m‖² for a 0/1 site mask m (as dot products: no squared copies)."""
+    diff, tgt = pred - target, target
+    if mask is not None:
+        m = torch.from_numpy(mask.astype(np.float32))
+        diff, tgt = diff * m, tgt * m
+    num, den = (torch.dot(v.reshape(-1), v.reshape(-1)) for v in (diff, tgt.contiguous()))
+    return float(num / den.clamp_min(1e-30))
 
 
 def sampled_rows(
@@ -309,7 +327,7 @@ the net has."""
     layers = [t for t in cfg.layers if t in model.taps]  # a ResNet has no FC taps
     phi = {s: all_taps(model, d.x, layers) for s, d in splits.items()}
     base = wrong(model, layers[0], phi["test"][layers[0]], test.y)
-    lo, hi = bootstrap_ci(base, cfg.n_boot, rng)
+    lo, hi = binary_bootstrap_ci(base, cfg.n_boot, rng)
     rows = [dict(layer="", transform="identity", method="original", m=0, lam=np.nan, top1_error=float(base.mean()),
                  ci_low=lo, ci_high=hi, residual_l2=0.0, residual_relu=0.0)]  # fmt: skip
     inv: list[dict] = []
@@ -375,6 +393,6 @@ def _score(
 ) -> dict:
     """One table row: the hybrid's test top-1 error with its bootstrap interval, L2 before and after the ReLU."""
     w = wrong(model, tap, h, y)
-    lo, hi = bootstrap_ci(w, cfg.n_boot, rng)
+    lo, hi = binary_bootstrap_ci(w, cfg.n_boot, rng)
     return dict(layer=tap, transform=g.name, method=method, m=m, lam=lam, top1_error=float(w.mean()), ci_low=lo,
                 ci_high=hi, residual_l2=masked_residual(h, target, mask), residual_relu=relu_residual(h, target, mask))

@@ -334,3 +334,15 @@ def table3_counts(inv: pd.DataFrame) -> pd.DataFrame:
     sub = sub.assign(cell=[f"{i} / {c}" for i, c in zip(sub.invariant, sub.channels, strict=True)],
                      g=sub["transform"].map(TABLE3_COLUMNS))
     return sub.pivot_table(index="layer", columns=["net", "g"], values="cell", aggfunc="first", sort=False)
+
+
+def interval_reading(maps: pd.DataFrame, train: pd.DataFrame) -> str:
+    """How wide one run's 95 % bootstrap interval on a top-1 error gets (item 2 asks for ≤ 2 points), with
+    the test images per net (``train``: the nets' training metrics with ``n_test``)."""
+    half = (maps.ci_high - maps.ci_low) / 2
+    worst = maps.loc[half.idxmax()]
+    sizes = sorted({int(n) for n in train.n_test})
+    where = "the original net" if worst.method == "original" else f"{worst.method} at {worst.layer}, {worst.transform}"
+    return (f"Each net is scored on {' / '.join(f'{n:,}' for n in sizes)} test images of its label set: every "
+            f"single run's 95 % bootstrap interval on a top-1 error is at most ±{100 * half.max():.1f} points "
+            f"(the widest: {worst.net}, {where}, {100 * worst.top1_error:.1f} % error).")
