@@ -103,7 +103,7 @@ def _dvc_repo(tmp_path: Path, failing: bool = False) -> Path:
     stages = {
         "a": {"cmd": "python stage.py a 1.5", "deps": ["stage.py"], "outs": ["out/a.txt"]},
         mid: {"cmd": f"python stage.py {mid} 1.5", "deps": ["stage.py"], "outs": [f"out/{mid}.txt"]},
-        "c": {"cmd": f"python stage.py c 0 out/a.txt out/{mid}.txt", "deps": ["out/a.txt", f"out/{mid}.txt"],
+        "report_c": {"cmd": f"python stage.py c 0 out/a.txt out/{mid}.txt", "deps": ["out/a.txt", f"out/{mid}.txt"],
               "outs": ["out/c.txt"]},
     }
     (repo / "dvc.yaml").write_text(json.dumps({"stages": stages}))
@@ -139,9 +139,12 @@ def test_two_jobs_overlap_independent_stages_and_write_the_sequential_lock(tmp_p
     assert max(a0, b0) < min(a1, b1), "a and b did not run side by side"
     assert c0 >= max(a1, b1), "c started before what it reads was written"
     assert (repo / "out/c.txt").read_text() == "c:a:,b:"
-    assert "[a] hello from a" in r.stdout and "[c] hello from c" in r.stdout and "Running stage 'c'" in r.stdout
+    assert "[a] hello from a" in r.stdout and "[report_c] hello from c" in r.stdout
+    assert "Running stage 'report_c'" in r.stdout
     table = (repo / "times/table.md").read_text()
     assert "3 stages ran" in table and "They overlapped" in table
+    shares = json.loads((repo / "times/table.json").read_text())["reports"]  # report_c needs a and b
+    assert [(s["report"], s["stages"]) for s in shares] == [("report_c", 3)]
     lock = (repo / "dvc.lock").read_text()
 
     r = _repro(repo, "-j", "1", "--", "-f")  # one after another, as plain DVC: the same lock

@@ -6,7 +6,7 @@ import json
 from itertools import count
 
 from eqlab.__main__ import build_parser
-from eqlab.commands.repro import StageTime, summary, time_stages, write_summary
+from eqlab.commands.repro import StageTime, report_shares, summary, time_stages, write_summary
 
 
 def test_stage_times_run_from_each_running_line_to_the_next():
@@ -37,6 +37,21 @@ def test_summary_sorts_slowest_first_and_totals_per_template(tmp_path):
     write_summary(times, 50.0, tmp_path / "repro")
     assert json.loads((tmp_path / "repro.json").read_text())["stages"][1] == {"stage": "train@b", "seconds": 30.0}
     assert (tmp_path / "repro.md").read_text() == table
+
+
+def test_each_report_owns_the_stages_no_other_report_needs(tmp_path):
+    needs = {"report@ien": ["data", "train@a", "collect"], "report_lv": ["data", "train_lv", "probe_lv"],
+             "report_jac": ["probe_jac"], "train@a": ["data"], "bench": []}
+    times = [StageTime("data", 5.0), StageTime("train@a", 40.0), StageTime("train_lv", 20.0),
+             StageTime("probe_lv", 30.0), StageTime("report_lv", 2.0), StageTime("bench", 1.0)]
+    assert report_shares(times, needs) == [("report_lv", 3, 52.0), ("report@ien", 1, 40.0), ("shared", 1, 5.0),
+                                           ("no report", 1, 1.0)]  # report_jac: nothing of it ran
+    table = summary(times, 49.0, None, needs)  # 98 s of stage time in 49 s: two at once
+    assert "| report_lv | 3 | 52.0 | 0.4 |" in table and "| shared | 1 | 5.0 | 0.0 |" in table
+    assert "report_jac" not in table and "| report |" not in summary(times, 49.0)
+    write_summary(times, 49.0, tmp_path / "repro", None, needs)
+    assert json.loads((tmp_path / "repro.json").read_text())["reports"][0] == {"report": "report_lv", "stages": 3,
+                                                                              "seconds": 52.0}
 
 
 def test_dvc_arguments_pass_through():

@@ -21,9 +21,9 @@ scheduler over the same stages and the same graph:
 
 The stage commands, their environment and DVC's bookkeeping are DVC's, so the outputs and the lock are
 those of a sequential run; a stage's result must not depend on what runs beside it (every stage fixes
-its own thread count: :func:`eqlab.train.device.stage_threads`). Each stage's start and end go to the
-JSON file named by ``EQLAB_STAGE_TIMES`` (``eqlab repro``'s table). Only with a DVC graph (not
-``--single-item``) and N > 1; otherwise DVC's loop runs unchanged.
+its own thread count: :func:`eqlab.train.device.stage_threads`). Each stage's start and end, and the
+stages each one needs, go to the JSON file named by ``EQLAB_STAGE_TIMES`` (``eqlab repro``'s tables).
+Only with a DVC graph (not ``--single-item``) and N > 1; otherwise DVC's loop runs unchanged.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ _local = threading.local()  # .held: this thread is a worker holding _big
 _out = threading.Lock()  # our terminal
 _running: dict[int, subprocess.Popen] = {}
 _times: list[dict[str, Any]] = []
+_needs: dict[str, list[str]] = {}  # stage → every stage whose outputs it reads, directly or not (DVC's graph)
 
 
 @contextmanager
@@ -158,7 +159,7 @@ def schedule(stages: list, prerequisites: Callable[[Any], set], start: Callable[
         finally:
             with wake:
                 if ret:  # it ran (or failed); an unchanged stage is no time of its own
-                    _times.append({"stage": getattr(stage, "addressing", str(stage)), "start": t0,
+                    _times.append({"stage": _name(stage), "start": t0,
                                    "end": time.monotonic()})
                 done.add(stage)
                 del active[stage]
@@ -201,7 +202,10 @@ def install(jobs: int) -> Callable[[], None] | None:
         if graph is None or kwargs.get("dry"):
             return dvc_reproduce(stages, graph=graph, force_downstream=force_downstream, on_error=on_error,
                                  force=force, repro_fn=repro_fn, **kwargs)
+        import networkx as nx
+
         members = set(stages)
+        _needs.update({_name(s): sorted(_name(d) for d in nx.descendants(graph, s)) for s in stages})
         force_state = dict.fromkeys(stages, force)
         skipped: set = set()
 
@@ -239,7 +243,12 @@ def install(jobs: int) -> Callable[[], None] | None:
     return restore
 
 
+def _name(stage: Any) -> str:
+    return getattr(stage, "addressing", str(stage))
+
+
 def write_times(path: str) -> None:
-    """Each stage's start and end (monotonic seconds) to ``path`` as JSON."""
+    """Each stage's start and end (monotonic seconds), and the stages each stage needs, to ``path`` as JSON:
+    ``{"times": [{stage, start, end}, …], "needs": {stage: [stage, …]}}``."""
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(sorted(_times, key=lambda t: t["start"]), f)
+        json.dump({"times": sorted(_times, key=lambda t: t["start"]), "needs": _needs}, f)

@@ -4,7 +4,8 @@ Runs ``dvc repro`` (arguments after ``--`` are passed on) through :mod:`eqlab.dv
 DVC re-parsing the whole ``dvc.lock`` after every stage (the bytes written are plain DVC's), echoes its output as it comes, and times
 each stage from DVC's ``Running stage '…'`` line to the next stage's line (or the end): the stage's
 own process plus DVC's bookkeeping for it (hashing, caching, the lock). At the end it prints the
-stages slowest first with their share of the total, and writes the same table to
+stages slowest first with their share of the total, the time per template and per report (each
+paper's own stages: what its report needs and no other report does), and writes the same table to
 ``reports/runtime/repro.md`` and ``.json`` (git-ignored, never a DVC output: wall-clock data stays out
 of hashed artifacts). ``make reproduce`` runs it after ``eqlab validate``. The exit status is DVC's.
 
@@ -60,9 +61,36 @@ def time_stages(lines: Iterable[str], clock: Callable[[], float], echo: Callable
     return times, end - start
 
 
-def summary(times: list[StageTime], total: float, memory: dict | None = None) -> str:
+def is_report(stage: str) -> bool:
+    """A report stage: ``report@<paper>`` or ``report_<paper>``."""
+    return stage.split("@")[0].startswith("report")
+
+
+def report_shares(times: list[StageTime], needs: dict[str, list[str]]) -> list[tuple[str, int, float]]:
+    """Per report stage of ``needs`` (stage → the stages it needs, transitively): (report, stages, seconds)
+    of the stages that ran and that this report needs and no other report does (the report included),
+    largest first; then ``("shared", …)`` for those two or more reports need and ``("no report", …)``."""
+    reports = sorted(s for s in needs if is_report(s))
+    users: dict[str, list[str]] = {}
+    for r in reports:
+        for s in {r, *needs[r]}:
+            users.setdefault(s, []).append(r)
+    groups: dict[str, list[float]] = {r: [] for r in reports}
+    for t in times:
+        who = users.get(t.stage, [])
+        key = who[0] if len(who) == 1 else ("shared" if who else "no report")
+        groups.setdefault(key, []).append(t.seconds)
+    rows = [(r, len(v), sum(v)) for r, v in groups.items() if v and r in reports]
+    rows.sort(key=lambda row: -row[2])
+    return rows + [(k, len(groups[k]), sum(groups[k])) for k in ("shared", "no report") if groups.get(k)]
+
+
+def summary(times: list[StageTime], total: float, memory: dict | None = None,
+            needs: dict[str, list[str]] | None = None) -> str:
     """A Markdown table of the stages, slowest first, with their share of ``total``; then per template;
-    then the peak memory (``memory``: ``peak_stage_rss_mib`` and the ``stage`` that reached it)."""
+    then per report (with ``needs``, :func:`report_shares`: each paper's own stages, in stage time and in
+    wall time at the run's mean overlap); then the peak memory (``memory``: ``peak_stage_rss_mib`` and the
+    ``stage`` that reached it)."""
     if not times:
         return f"No stage ran (total {total:.1f} s): everything was up to date.\n"
     lines = ["| stage | seconds | share |", "|---|---:|---:|"]
@@ -74,8 +102,15 @@ def summary(times: list[StageTime], total: float, memory: dict | None = None) ->
     lines += ["", "| template | stages | seconds | mean per stage |", "|---|---:|---:|---:|"]
     for name, secs in sorted(per.items(), key=lambda kv: -sum(kv[1])):
         lines.append(f"| {name} | {len(secs)} | {sum(secs):.1f} | {sum(secs) / len(secs):.1f} |")
-    lines += ["", f"{len(times)} stages ran in {total:.1f} s ({total / 60:.1f} min) of wall time."]
     busy = sum(t.seconds for t in times)
+    overlap = max(busy / max(total, 1e-9), 1.0)
+    if needs:
+        lines += ["", "| report | own stages | stage seconds | ≈ wall minutes |", "|---|---:|---:|---:|"]
+        for name, n, secs in report_shares(times, needs):
+            lines.append(f"| {name} | {n} | {secs:.1f} | {secs / overlap / 60:.1f} |")
+        lines.append(f"(a report's own stages: those it needs and no other report does; wall time: stage time / "
+                     f"{overlap:.2f}, the run's mean number of stages at once)")
+    lines += ["", f"{len(times)} stages ran in {total:.1f} s ({total / 60:.1f} min) of wall time."]
     if busy > 1.05 * total:  # eqlab.dvc_jobs ran stages side by side
         lines[-1] += f" They overlapped: {busy:.1f} s of stage time, {busy / max(total, 1e-9):.2f} stages at a time on average."
     if memory and memory.get("stage"):
@@ -83,13 +118,15 @@ def summary(times: list[StageTime], total: float, memory: dict | None = None) ->
     return "\n".join(lines) + "\n"
 
 
-def write_summary(times: list[StageTime], total: float, out: Path, memory: dict | None = None) -> None:
+def write_summary(times: list[StageTime], total: float, out: Path, memory: dict | None = None,
+                  needs: dict[str, list[str]] | None = None) -> None:
     from eqlab.io import write_json, write_text
 
-    write_text(out.with_suffix(".md"), summary(times, total, memory))
+    write_text(out.with_suffix(".md"), summary(times, total, memory, needs))
+    shares = [{"report": r, "stages": n, "seconds": round(s, 3)} for r, n, s in report_shares(times, needs or {})]
     write_json(out.with_suffix(".json"), {"total_seconds": round(total, 3),
                                           "stages": [{"stage": t.stage, "seconds": round(t.seconds, 3)} for t in times],
-                                          "memory": memory or {}})
+                                          "reports": shares, "memory": memory or {}})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -165,11 +202,12 @@ def run(args: argparse.Namespace) -> int:
         rc = proc.wait()
         memory = _read_json(Path(env["EQLAB_PEAK_MEMORY"]))
         records = _read_json(Path(env["EQLAB_STAGE_TIMES"]))
-    if records:  # stages ran side by side: their own start and end, not the gaps between DVC's lines
-        times = stage_times(records)
-    table = summary(times, total, memory)
+    needs = None
+    if isinstance(records, dict) and records.get("times"):  # stages ran side by side (eqlab.dvc_jobs): their
+        times, needs = stage_times(records["times"]), records.get("needs")  # own start and end, and the graph
+    table = summary(times, total, memory, needs)
     print("\nWall time per stage (eqlab repro):\n" + table, end="")
-    write_summary(times, total, args.out, memory)
+    write_summary(times, total, args.out, memory, needs)
     print(f"(also in {args.out.with_suffix('.md')})")
     if rc:
         print(f"dvc repro exited with status {rc}", file=sys.stderr)
