@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from eqlab.invariance.config import config_from_params
 from eqlab.invariance.experiments import rotate, separation, stratified_split
 from eqlab.invariance.pooling import LocalPool, entropy_pool, global_pool, lp_pool, stochastic_pool
-from eqlab.invariance.poolnet import PoolNet, epochs_to_converge, variant
+from eqlab.invariance.poolnet import PoolNet, TrainSpec, epochs_to_target, train, variant
 from eqlab.invariance.scattering import lowpass_matrix, morlet_bank, orientation_pooled, paths, scattering
 from eqlab.invariance.textures import phase_twin, strokes
 from eqlab.params import ParamError, load_params
@@ -94,7 +94,25 @@ def test_variants_parse_and_every_variant_trains_a_step():
         loss = F.cross_entropy(net(x), y)
         loss.backward()
         assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in net.parameters())
-    assert epochs_to_converge([0.5, 0.9, 0.96, 0.964, 0.962]) == 3
+
+
+def test_epochs_to_target_interpolates_the_first_crossing():
+    at = [0.5, 1.0, 1.5, 2.0]
+    assert epochs_to_target(at, [0.4, 0.6, 0.9, 0.85], 0.8) == pytest.approx(1.0 + 0.5 * 2 / 3)
+    assert epochs_to_target(at, [0.85, 0.9, 0.9, 0.9], 0.8) == 0.5  # already there at the first checkpoint
+    assert math.isnan(epochs_to_target(at, [0.4, 0.6, 0.7, 0.79], 0.8))  # never: not "the last epoch"
+
+
+def test_cosine_schedule_decays_to_zero_and_checkpoints_split_each_epoch():
+    spec = TrainSpec(2, 4, 0.01, (2, 2, 2), 3.0, "cosine", 3)
+    assert spec.lr_at(0, 10) == pytest.approx(0.01) and spec.lr_at(5, 10) == pytest.approx(0.005)
+    assert spec.lr_at(10, 10) == pytest.approx(0.0, abs=1e-15)
+    assert TrainSpec(2, 4, 0.01, (2, 2, 2), 3.0).lr_at(7, 10) == 0.01
+    with pytest.raises(ValueError, match="schedules"):
+        TrainSpec(2, 4, 0.01, (2, 2, 2), 3.0, "step")
+    x, y = _pos(5, (12, 1, 8, 8)).float(), torch.arange(12) % 3
+    res = train(variant("max"), spec, 0, x, y, x, y, 3)
+    assert res.val_epochs == pytest.approx([1 / 3, 2 / 3, 1.0, 4 / 3, 5 / 3, 2.0]) and len(res.val_acc) == 6
 
 
 # --- scattering -----------------------------------------------------------------------------------------

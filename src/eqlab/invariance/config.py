@@ -19,9 +19,11 @@ class PoolingParams:
     widths: tuple[int, ...] = (6, 12, 24)
     crop: int = field(default=20, metadata={"min": 8, "max": 28})
     batch: int = field(default=50, metadata={"min": 1})
-    lr: float = field(default=0.003, metadata={"min": 0.0})
+    lr: float = field(default=0.05, metadata={"min": 0.0})
     p_init: float = field(default=3.0, metadata={"min": 1.01})
-    converge_within: float = field(default=0.005, metadata={"min": 0.0})
+    schedule: str = "cosine"  # the learning rate over the run: constant | cosine (to 0)
+    evals_per_epoch: int = field(default=5, metadata={"min": 1})  # validation checkpoints per epoch
+    target_acc: float = field(default=0.9, metadata={"min": 0.0, "max": 1.0})  # epochs to reach it: the speed
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 ``pooling_experiment``: every pooling variant × seed trains a :class:`~eqlab.invariance.poolnet.PoolNet` on
 the central ``crop`` × ``crop`` pixels of embedded digits (one stratified train/val/test split from
-``split_seed``); rows ``test_acc``, ``train_acc``, ``gap`` (train − test), ``epochs_to_converge``,
-``val_acc`` per epoch and ``learned_p`` per layer and channel.
+``split_seed``); rows ``test_acc``, ``train_acc``, ``gap`` (train − test), ``epochs_to_target`` (training
+time until the validation accuracy reaches ``target_acc``, NaN if never), ``val_acc`` per checkpoint
+(``epoch`` fractional: ``evals_per_epoch`` a epoch) and ``learned_p`` per layer and channel.
 
 ``rotation_experiment``: digits without class ``exclude``; a logistic regression on standardised scattering
 coefficients (and on the rotation-pooled ones) and a max-pooling CNN per seed, all trained on upright
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from eqlab.invariance.config import InvarianceConfig
-from eqlab.invariance.poolnet import TrainSpec, accuracy, epochs_to_converge, train, variant
+from eqlab.invariance.poolnet import TrainSpec, accuracy, epochs_to_target, train, variant
 from eqlab.invariance.scattering import morlet_bank, orientation_pooled, paths, scattering
 from eqlab.invariance.textures import phase_twin, strokes
 
@@ -76,7 +77,7 @@ def _train_job(job: tuple) -> dict:
     name, seed, spec, x, y, xv, yv, tests, classes = job
     torch.set_num_threads(1)
     res = train(variant(name), spec, seed, x, y, xv, yv, classes)
-    return {"val": res.val_acc, "train": accuracy(res.model, x, y),
+    return {"val": res.val_acc, "val_at": res.val_epochs, "train": accuracy(res.model, x, y),
             "tests": {k: accuracy(res.model, tx, ty) for k, (tx, ty) in tests.items()}, "p": res.model.learned_p()}  # fmt: skip
 
 
@@ -102,7 +103,8 @@ def pooling_experiment(cfg: InvarianceConfig, images: np.ndarray, labels: np.nda
     crop = images[:, o : o + pc.crop, o : o + pc.crop]
     tr, va, te = stratified_split(labels, (cfg.n_train, cfg.n_val, cfg.n_test), cfg.split_seed)
     (x, y), (xv, yv), (xt, yt) = (_tensors(crop, labels, i) for i in (tr, va, te))
-    spec = TrainSpec(cfg.epochs, pc.batch, pc.lr, tuple(pc.widths), pc.p_init)  # type: ignore[arg-type]
+    spec = TrainSpec(cfg.epochs, pc.batch, pc.lr, tuple(pc.widths), pc.p_init, pc.schedule,  # type: ignore[arg-type]
+                     pc.evals_per_epoch)
     jobs = [(v, s, spec, x, y, xv, yv, {"test": (xt, yt)}, 10) for v in pc.variants for s in cfg.seeds]
     rows = []
     for (v, s, *_), r in zip(jobs, _run_jobs(jobs, cfg.workers), strict=True):
@@ -110,10 +112,10 @@ def pooling_experiment(cfg: InvarianceConfig, images: np.ndarray, labels: np.nda
         rows += [_row(experiment="pooling", model=v, seed=s, metric="test_acc", value=test),
                  _row(experiment="pooling", model=v, seed=s, metric="train_acc", value=r["train"]),
                  _row(experiment="pooling", model=v, seed=s, metric="gap", value=r["train"] - test),
-                 _row(experiment="pooling", model=v, seed=s, metric="epochs_to_converge",
-                      value=float(epochs_to_converge(r["val"], pc.converge_within)))]  # fmt: skip
-        rows += [_row(experiment="pooling", model=v, seed=s, metric="val_acc", epoch=e + 1, value=a)
-                 for e, a in enumerate(r["val"])]  # fmt: skip
+                 _row(experiment="pooling", model=v, seed=s, metric="epochs_to_target",
+                      value=epochs_to_target(r["val_at"], r["val"], pc.target_acc))]  # fmt: skip
+        rows += [_row(experiment="pooling", model=v, seed=s, metric="val_acc", epoch=e, value=a)
+                 for e, a in zip(r["val_at"], r["val"], strict=True)]  # fmt: skip
         rows += [_row(experiment="pooling", model=v, seed=s, metric="learned_p", layer=i + 1, channel=c, value=float(p))
                  for i, ps in enumerate(r["p"]) for c, p in enumerate(ps)]  # fmt: skip
         log.info("pooling %s seed %d: test %.3f", v, s, test)
@@ -122,8 +124,9 @@ def pooling_experiment(cfg: InvarianceConfig, images: np.ndarray, labels: np.nda
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    for c in ("seed", "epoch", "layer", "channel"):
+    for c in ("seed", "layer", "channel"):
         df[c] = df[c].astype("Int64")
+    df["epoch"] = df["epoch"].astype(float)  # fractional: validation checkpoints within an epoch
     df["value"] = df["value"].astype(float)
     return df
 
@@ -160,7 +163,8 @@ def rotation_experiment(cfg: InvarianceConfig, images: np.ndarray, labels: np.nd
         rows += [_row(experiment="rotation", model=model, seed=-1, metric="accuracy", condition=k, value=v)
                  for k, v in acc.items()]  # fmt: skip
         log.info("rotation %s: %s", model, acc)
-    spec = TrainSpec(cfg.epochs, cfg.pooling.batch, cfg.pooling.lr, tuple(sc.cnn_widths), cfg.pooling.p_init)  # type: ignore[arg-type]
+    spec = TrainSpec(cfg.epochs, cfg.pooling.batch, cfg.pooling.lr, tuple(sc.cnn_widths), cfg.pooling.p_init,  # type: ignore[arg-type]
+                     cfg.pooling.schedule)
     tests = {"upright": (upright[:, None], torch.tensor(yt)), "rotated": (rotated[:, None], torch.tensor(yt))}
     jobs = [("max", s, spec, x[tr][:, None], torch.tensor(y), x[va][:, None], torch.tensor(labels[va]), tests,
              len(classes)) for s in cfg.seeds]  # fmt: skip

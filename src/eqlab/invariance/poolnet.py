@@ -3,12 +3,14 @@
 ``PoolNet``: three blocks conv3×3 ('same') → BatchNorm → ReLU, the first two followed by a local pooling
 layer (2 × 2, :class:`eqlab.invariance.pooling.LocalPool`), then a global head (average or max over the
 map) and a linear classifier: (N, 1, 28, 28) → (N, c1, 14, 14) → (N, c2, 7, 7) → (N, c3, 7, 7) → (N, c3)
-→ (N, classes). Training is Adam on cross-entropy with minibatches in an order drawn from the run's seed;
-validation accuracy is recorded after every epoch.
+→ (N, classes). Training is Adam on cross-entropy with minibatches in an order drawn from the run's seed, at
+a constant or a cosine-decaying learning rate; validation accuracy is recorded ``evals_per_epoch`` times
+an epoch (:func:`epochs_to_target` reads the time to a given accuracy from those checkpoints).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +78,9 @@ class PoolNet(nn.Module):
         return [pool.learned_p.detach().numpy().copy() for pool in self.pools if pool.learned_p is not None]
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     epochs: int
@@ -83,11 +88,26 @@ class TrainSpec:
     lr: float
     widths: tuple[int, int, int]
     p_init: float
+    schedule: str = "constant"  # "cosine": lr · ½(1 + cos(π t / T)) over the T steps of the run, down to 0
+    evals_per_epoch: int = 1  # validation checkpoints per epoch (at evenly spaced steps; the last ends it)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; schedules: {list(SCHEDULES)}")
+        if self.evals_per_epoch < 1:
+            raise ValueError(f"evals_per_epoch must be at least 1, got {self.evals_per_epoch}")
+
+    def lr_at(self, step: int, total: int) -> float:
+        """The learning rate of step ``step`` (0-based) of ``total``."""
+        if self.schedule == "constant":
+            return self.lr
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
 
 
 @dataclass
 class TrainResult:
-    val_acc: list[float]  # after each epoch
+    val_acc: list[float]  # at each checkpoint
+    val_epochs: list[float]  # the checkpoints, in epochs (fractional: evals_per_epoch per epoch)
     model: PoolNet
 
 
@@ -108,21 +128,36 @@ def train(v: Variant, spec: TrainSpec, seed: int, x: torch.Tensor, y: torch.Tens
     order = torch.Generator().manual_seed(seed + 2)
     model = PoolNet(v, spec.widths, classes, spec.p_init, generator=draws)
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
-    val = []
-    for _ in range(spec.epochs):
-        model.train()
+    per_epoch = -(-len(x) // spec.batch)
+    total = spec.epochs * per_epoch
+    checks = {round(per_epoch * (k + 1) / spec.evals_per_epoch) for k in range(spec.evals_per_epoch)}
+    val, at, step = [], [], 0
+    for epoch in range(spec.epochs):
         perm = torch.randperm(len(x), generator=order)
-        for i in range(0, len(x), spec.batch):
+        for j, i in enumerate(range(0, len(x), spec.batch)):
+            model.train()
+            for group in opt.param_groups:
+                group["lr"] = spec.lr_at(step, total)
             idx = perm[i : i + spec.batch]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        val.append(accuracy(model, x_val, y_val))
-    return TrainResult(val, model)
+            step += 1
+            if j + 1 in checks:
+                val.append(accuracy(model, x_val, y_val))
+                at.append(epoch + (j + 1) / per_epoch)
+    return TrainResult(val, at, model)
 
 
-def epochs_to_converge(val_acc: list[float], within: float = 0.005) -> int:
-    """The first epoch (1-based) whose validation accuracy is within ``within`` of the best epoch's."""
-    best = max(val_acc)
-    return next(i + 1 for i, a in enumerate(val_acc) if a >= best - within)
+def epochs_to_target(epochs: list[float], val_acc: list[float], target: float) -> float:
+    """Training time, in epochs, until the validation accuracy first reaches ``target``: linear between the
+    checkpoint below it and the first at or above it (the first checkpoint's time when that one is already
+    there); NaN when no checkpoint reaches it. Time-to-accuracy: unlike "epochs until within δ of the run's
+    best", it does not depend on whether the run had converged when it stopped."""
+    prev: tuple[float, float] | None = None
+    for e, a in zip(epochs, val_acc, strict=True):
+        if a >= target:
+            return e if prev is None else prev[0] + (e - prev[0]) * (target - prev[1]) / (a - prev[1])
+        prev = (e, a)
+    return math.nan

@@ -14,7 +14,7 @@ import math
 
 import pandas as pd
 
-from eqlab.papers.invariance_review.tables import learned_p, paired, rotated_difference, texture_table
+from eqlab.papers.invariance_review.tables import learned_p, paired, per_seed, rotated_difference, texture_table
 from eqlab.report.claims import Claim, verdict_of
 
 MIN_SEEDS = 3
@@ -46,15 +46,21 @@ def _diff(df: pd.DataFrame, metric: str, a: str, b: str, scale: float = 100.0) -
     return m * scale, lo * scale, hi * scale, n
 
 
-def claim_heterogeneous(df: pd.DataFrame) -> list[Claim]:
-    """1: heterogeneous pooling ≈ max in accuracy (1a), converging marginally quicker (1b)."""
+def claim_heterogeneous(df: pd.DataFrame, target: float) -> list[Claim]:
+    """1: heterogeneous pooling ≈ max in accuracy (1a), converging marginally quicker (1b: fewer epochs to
+    reach the validation accuracy ``target``; seeds where either run never reached it are left out and
+    counted in the evidence)."""
     m, lo, hi, n = _diff(df, "test_acc", "heterogeneous", "max")
     a = Claim("1a", f"Heterogeneous pooling (half the channels max, half average) is essentially identical to max "
               f"pooling: test accuracy difference within ±{EQUIV:g} point", verdict_of(_equal(lo, hi, n)),
               _ci(m, lo, hi, n), (lo, hi), n)  # fmt: skip
-    m, lo, hi, n = _diff(df, "epochs_to_converge", "heterogeneous", "max", 1.0)
-    b = Claim("1b", "… and converges marginally quicker than max pooling (fewer epochs to reach 0.5 point of its best "
-              "validation accuracy)", verdict_of(_better(lo, hi, n, -1)), _ci(m, lo, hi, n, "epochs"), (lo, hi), n)  # fmt: skip
+    m, lo, hi, n = _diff(df, "epochs_to_target", "heterogeneous", "max", 1.0)
+    runs = per_seed(df, "epochs_to_target")
+    never = int(runs.reindex(columns=["heterogeneous", "max"]).isna().any(axis=1).sum())
+    left_out = f"; {never} seed(s) where one never reached it left out" if never else ""
+    b = Claim("1b", f"… and converges marginally quicker than max pooling (fewer epochs of training to reach "
+              f"{100 * target:g} % validation accuracy)", verdict_of(_better(lo, hi, n, -1)),
+              _ci(m, lo, hi, n, "epochs") + left_out, (lo, hi), n)  # fmt: skip
     return [a, b]
 
 
@@ -128,10 +134,12 @@ def claim_texture(df: pd.DataFrame, separated: float) -> Claim:
     return Claim("T", text, verdict_of(ok), f"order 1: {s1:.2f}; order 2: {raw:.2f} raw, {s2:.2f} normalised")
 
 
-def all_claims(pool: pd.DataFrame, scat: pd.DataFrame, p_init: float, separated: float) -> list[Claim]:
-    """Every claim of section 004 we test, in the order above, then the ones we cannot decide."""
+def all_claims(pool: pd.DataFrame, scat: pd.DataFrame, p_init: float, separated: float, target: float
+               ) -> list[Claim]:
+    """Every claim of section 004 we test, in the order above, then the ones we cannot decide (``target``:
+    the validation accuracy whose time to reach claim 1b compares)."""
     return [
-        *claim_heterogeneous(pool),
+        *claim_heterogeneous(pool, target),
         claim_entropy(pool),
         claim_stochastic(pool),
         claim_scattering(scat),
