@@ -431,3 +431,14 @@ def test_masked_residual_counts_only_masked_sites():
     mask[0] = False
     assert lv.masked_residual(pred, target, mask) == 0.0
     assert lv.masked_residual(pred, target, None) == pytest.approx(0.25 * 4.0)
+
+
+def test_local_response_norm_matches_torch_values_and_gradients():
+    x = torch.randn(3, 7, 5, 4, dtype=torch.float64, requires_grad=True)
+    ours, ref = lv_anet.LocalResponseNorm(5, 1e-2, 0.75, 2.0), torch.nn.LocalResponseNorm(5, 1e-2, 0.75, 2.0)
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-12, atol=1e-12)
+    g_ours, = torch.autograd.grad(ours(x).square().sum(), x)
+    g_ref, = torch.autograd.grad(ref(x).square().sum(), x)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-10, atol=1e-12)
+    even = torch.nn.LocalResponseNorm(4, 1e-2, 0.75, 2.0)  # an even window: one more channel below than above
+    torch.testing.assert_close(lv_anet.LocalResponseNorm(4, 1e-2, 0.75, 2.0)(x), even(x), rtol=1e-12, atol=1e-12)

@@ -48,6 +48,14 @@ import torch.nn.functional as F
 
 from eqlab.groups import Transform, get_transform
 from eqlab.models.lv_nets import IMAGE, TappedStages
+from eqlab.probes.lv_scoring import (  # noqa: F401 - bootstrap_ci, relu_residual: this module's API too
+    binary_bootstrap_ci,
+    bootstrap_ci,
+    masked_residual,
+    relu_residual,
+    scored,
+    wrong,
+)
 from eqlab.probes.ridge import fit_ridge, ridge_path
 from eqlab.probes.sparse import forward_selection
 from eqlab.probes.subsets import spread
@@ -90,35 +98,6 @@ def all_taps(model: TappedStages, x: torch.Tensor, taps: Sequence[str], batch: i
     return {t: torch.cat(v) for t, v in out.items()}
 
 
-@torch.no_grad()
-def wrong(model: TappedStages, tap: str, h: torch.Tensor, y: torch.Tensor, batch: int = 256) -> np.ndarray:
-    """Per image: does ψ(h) misclassify it? (Conv inputs go in channels-last: ~25 % faster here.)"""
-    model.eval()
-    if h.dim() == 4:
-        h = h.contiguous(memory_format=torch.channels_last)
-    out = [model.forward_from(tap, h[i : i + batch]).argmax(1) != y[i : i + batch] for i in range(0, len(h), batch)]
-    return torch.cat(out).numpy()
-
-
-def bootstrap_ci(errors: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
-    """95 % percentile-bootstrap interval of the mean of ``errors`` (any value per test item)."""
-    idx = rng.integers(0, len(errors), size=(n_boot, len(errors)))
-    means = errors.astype(np.float64)[idx].mean(1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
-def binary_bootstrap_ci(mistakes: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
-    """:func:`bootstrap_ci` of a 0/1 error per test image, drawn in O(``n_boot``): resampling the n images
-    with replacement counts Binomial(n, p̂) mistakes, so each resampled mean is drawn as such a count / n
-    (the same distribution as resampling indices, which costs n_boot × n draws)."""
-    flags = np.asarray(mistakes)
-    if flags.size and not np.isin(flags, (0, 1)).all():
-        raise ValueError("binary_bootstrap_ci takes 0/1 (or bool) errors; use bootstrap_ci for other values")
-    n = len(flags)
-    means = rng.binomial(n, float(flags.mean()), size=n_boot) / n
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def spatial_part(model: TappedStages, g: Transform, tap: str, feature: tuple[int, int]) -> Transform | None:
     """P_g on the tap's grid (None for FC taps)."""
     grid = model.tap_grid(tap)
@@ -154,16 +133,6 @@ def site_rows(h: torch.Tensor, m: int, mask: np.ndarray | None) -> np.ndarray:
     if mask is not None:
         rows = rows[:, torch.from_numpy(mask.reshape(-1))]
     return rows.reshape(-1, rows.shape[-1]).numpy()
-
-
-def masked_residual(pred: torch.Tensor, target: torch.Tensor, mask: np.ndarray | None) -> float:
-    """‖(pred − target)·m‖² / ‖target·m‖² for a 0/1 site mask m (as dot products: no squared copies)."""
-    diff, tgt = pred - target, target
-    if mask is not None:
-        m = torch.from_numpy(mask.astype(np.float32))
-        diff, tgt = diff * m, tgt * m
-    num, den = (torch.dot(v.reshape(-1), v.reshape(-1)) for v in (diff, tgt.contiguous()))
-    return float(num / den.clamp_min(1e-30))
 
 
 def sampled_rows(
@@ -216,11 +185,6 @@ def fit_fs(rows: tuple[np.ndarray, np.ndarray], k: int) -> tuple[np.ndarray, np.
     x, y = rows
     lm = forward_selection(x.astype(np.float64), y.astype(np.float64), k)
     return lm.dense(x.shape[1]), lm.bias
-
-
-def relu_residual(pred: torch.Tensor, target: torch.Tensor, mask: np.ndarray | None) -> float:
-    """:func:`masked_residual` after the ReLU (ReLU-OPT's objective, relative)."""
-    return masked_residual(F.relu(pred), F.relu(target), mask)
 
 
 def train_map(
@@ -392,7 +356,7 @@ def _score(
     y: torch.Tensor, mask: np.ndarray | None, cfg: MapsConfig, rng: np.random.Generator,
 ) -> dict:
     """One table row: the hybrid's test top-1 error with its bootstrap interval, L2 before and after the ReLU."""
-    w = wrong(model, tap, h, y)
+    w, res_l2, res_relu = scored(model, tap, h, target, y, mask)
     lo, hi = binary_bootstrap_ci(w, cfg.n_boot, rng)
     return dict(layer=tap, transform=g.name, method=method, m=m, lam=lam, top1_error=float(w.mean()), ci_low=lo,
-                ci_high=hi, residual_l2=masked_residual(h, target, mask), residual_relu=relu_residual(h, target, mask))
+                ci_high=hi, residual_l2=res_l2, residual_relu=res_relu)
