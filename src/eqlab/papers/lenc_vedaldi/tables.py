@@ -342,7 +342,9 @@ def interval_reading(maps: pd.DataFrame, train: pd.DataFrame) -> str:
     half = (maps.ci_high - maps.ci_low) / 2
     worst = maps.loc[half.idxmax()]
     sizes = sorted({int(n) for n in train.n_test})
-    where = "the original net" if worst.method == "original" else f"{worst.method} at {worst.layer}, {worst.transform}"
+    method = CNN_METHODS.get(worst["method"], worst["method"])
+    where = "the original net" if worst["method"] == "original" else (
+        f"{method} at {worst['layer']}, {transform_name(worst['transform'])}")
     return (f"Each net is scored on {' / '.join(f'{n:,}' for n in sizes)} test images of its label set: every "
             f"single run's 95 % bootstrap interval on a top-1 error is at most ±{100 * half.max():.1f} points "
-            f"(the widest: {worst.net}, {where}, {100 * worst.top1_error:.1f} % error).")
+            f"(the widest: {worst['net']}, {where}, {100 * worst['top1_error']:.1f} % error).")
