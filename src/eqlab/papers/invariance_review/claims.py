@@ -108,7 +108,8 @@ def claim_learned_p(df: pd.DataFrame, p_init: float) -> Claim:
     mean, std = float(p.p.mean()), float(p.p.std())
     ev = f"{len(p)} exponents (layers × channels × seeds): mean {mean:.2f}, std {std:.2f}, started at {p_init:g}"
     if abs(mean - p_init) < P_MOVED:
-        return Claim("P", text, verdict_of(None), ev + f"; moved < {P_MOVED:g} from the start in this short training")
+        return Claim("P", text, verdict_of(None), ev + f"; the mean moved < {P_MOVED:g} from the start, which lies "
+                     "inside the published band itself, so the start and not the training would decide it")
     lo, hi = GULCEHRE[0] - 2 * GULCEHRE[1], GULCEHRE[0] + 2 * GULCEHRE[1]
     return Claim("P", text + f": mean within [{lo:.2f}, {hi:.2f}]", verdict_of(lo <= mean <= hi), ev)
 
