@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,7 @@ from eqlab.invariance.pooling import LocalPool, entropy_pool, global_pool, lp_po
 from eqlab.invariance.poolnet import PoolNet, TrainSpec, epochs_to_target, train, variant
 from eqlab.invariance.scattering import lowpass_matrix, morlet_bank, orientation_pooled, paths, scattering
 from eqlab.invariance.textures import phase_twin, strokes
+from eqlab.papers.invariance_review import claims as r_claims
 from eqlab.params import ParamError, load_params
 
 
@@ -225,3 +227,13 @@ def test_params_section_builds_and_bad_keys_are_named(root):
     misplaced = {**params, "invariance_review": {**params["invariance_review"], "epochs": 3}}
     with pytest.raises(ParamError, match="invariance_review.epochs"):
         config_from_params(misplaced)
+
+
+def test_claim_1b_without_a_seed_at_the_target_is_not_established():
+    rows = [dict(experiment="pooling", model=v, seed=s, metric=m, condition=None, epoch=None, layer=None,
+                 channel=None, value=val)
+            for v in ("max", "heterogeneous") for s in (0, 1, 2)
+            for m, val in (("test_acc", 0.5 + 0.01 * s), ("epochs_to_target", float("nan")))]
+    a, b = r_claims.claim_heterogeneous(pd.DataFrame(rows), 0.9)
+    assert b.verdict == "not established" and b.interval is None and "3 seed(s) where one never reached" in b.evidence
+    assert a.interval is not None

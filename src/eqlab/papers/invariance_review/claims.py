@@ -27,6 +27,11 @@ def _ci(mean: float, lo: float, hi: float, n: int, unit: str = "pts") -> str:
     return f"mean {mean:+.2f} {unit}, 95 % CI [{lo:+.2f}, {hi:+.2f}] over {n} seeds"
 
 
+def _interval(lo: float, hi: float) -> tuple[float, float] | None:
+    """The claim's interval column: None where there is none (fewer than two seeds had a value)."""
+    return None if math.isnan(lo) or math.isnan(hi) else (lo, hi)
+
+
 def _better(lo: float, hi: float, n: int, sign: int) -> bool | None:
     """sign +1: claimed > 0; −1: claimed < 0."""
     if n < MIN_SEEDS or math.isnan(lo):
@@ -53,14 +58,16 @@ def claim_heterogeneous(df: pd.DataFrame, target: float) -> list[Claim]:
     m, lo, hi, n = _diff(df, "test_acc", "heterogeneous", "max")
     a = Claim("1a", f"Heterogeneous pooling (half the channels max, half average) is essentially identical to max "
               f"pooling: test accuracy difference within ±{EQUIV:g} point", verdict_of(_equal(lo, hi, n)),
-              _ci(m, lo, hi, n), (lo, hi), n)  # fmt: skip
+              _ci(m, lo, hi, n), _interval(lo, hi), n)  # fmt: skip
     m, lo, hi, n = _diff(df, "epochs_to_target", "heterogeneous", "max", 1.0)
-    runs = per_seed(df, "epochs_to_target")
-    never = int(runs.reindex(columns=["heterogeneous", "max"]).isna().any(axis=1).sum())
-    left_out = f"; {never} seed(s) where one never reached it left out" if never else ""
+    seeds = per_seed(df, "test_acc").index
+    runs = per_seed(df, "epochs_to_target").reindex(index=seeds, columns=["heterogeneous", "max"])
+    never = int(runs.isna().any(axis=1).sum())
+    left_out = f"{never} seed(s) where one never reached it left out"
+    ev = _ci(m, lo, hi, n, "epochs") + (f"; {left_out}" if never else "") if n else f"no seed to compare: {left_out}"
     b = Claim("1b", f"… and converges marginally quicker than max pooling (fewer epochs of training to reach "
-              f"{100 * target:g} % validation accuracy)", verdict_of(_better(lo, hi, n, -1)),
-              _ci(m, lo, hi, n, "epochs") + left_out, (lo, hi), n)  # fmt: skip
+              f"{100 * target:g} % validation accuracy)", verdict_of(_better(lo, hi, n, -1)), ev,
+              _interval(lo, hi), n)  # fmt: skip
     return [a, b]
 
 
@@ -70,14 +77,14 @@ def claim_entropy(df: pd.DataFrame) -> Claim:
     ok = None if n < MIN_SEEDS else (False if lo > 0 else True if hi <= EQUIV else None)
     return Claim("2", f"Entropy pooling (max²/avg) does not improve on max pooling: the interval of the accuracy "
                  f"difference stays below +{EQUIV:g} point (does not hold if it lies above 0)", verdict_of(ok),
-                 _ci(m, lo, hi, n), (lo, hi), n)  # fmt: skip
+                 _ci(m, lo, hi, n), _interval(lo, hi), n)  # fmt: skip
 
 
 def claim_stochastic(df: pd.DataFrame) -> Claim:
     """3: stochastic pooling has a smaller train–test gap than max pooling."""
     m, lo, hi, n = _diff(df, "gap", "stochastic", "max")
     return Claim("3", "Stochastic pooling overfits less: its train−test accuracy gap is smaller than max pooling's",
-                 verdict_of(_better(lo, hi, n, -1)), _ci(m, lo, hi, n), (lo, hi), n)  # fmt: skip
+                 verdict_of(_better(lo, hi, n, -1)), _ci(m, lo, hi, n), _interval(lo, hi), n)  # fmt: skip
 
 
 def claim_scattering(df: pd.DataFrame) -> Claim:
@@ -86,7 +93,7 @@ def claim_scattering(df: pd.DataFrame) -> Claim:
     m, lo, hi = 100 * m, 100 * lo, 100 * hi
     return Claim("4", "Scattering (order ≤ 2, J = 3) + a linear classifier beats a CNN when both are trained on "
                  "upright digits and tested on rotated digits (9s excluded)", verdict_of(_better(lo, hi, n, +1)),
-                 _ci(m, lo, hi, n) + " (CNN seeds; the scattering classifier is deterministic)", (lo, hi), n)  # fmt: skip
+                 _ci(m, lo, hi, n) + " (CNN seeds; the scattering classifier is deterministic)", _interval(lo, hi), n)  # fmt: skip
 
 
 def claim_l4(df: pd.DataFrame) -> Claim:
@@ -118,7 +125,7 @@ def claim_global_max(df: pd.DataFrame) -> Claim:
     """G: the review's conjecture that a global-max head outperforms global average pooling."""
     m, lo, hi, n = _diff(df, "test_acc", "max+gmax", "max")
     return Claim("G", "Global max pooling would outperform global average pooling (the review's conjecture; max "
-                 "local pooling in both)", verdict_of(_better(lo, hi, n, +1)), _ci(m, lo, hi, n), (lo, hi), n)  # fmt: skip
+                 "local pooling in both)", verdict_of(_better(lo, hi, n, +1)), _ci(m, lo, hi, n), _interval(lo, hi), n)  # fmt: skip
 
 
 def claim_texture(df: pd.DataFrame, separated: float) -> Claim:
