@@ -327,13 +327,14 @@ def table3_ours(inv: pd.DataFrame, label_set: str = "a") -> pd.DataFrame:
 
 
 def table3_counts(inv: pd.DataFrame) -> pd.DataFrame:
-    """Invariant channels per ANet-analogue run (both label sets), count / channels, rows (layer), columns
-    (net, transform)."""
+    """Invariant channels per ANet-analogue run (both label sets), count / channels, rows (net, transform),
+    columns (layer): as many columns as layers, however many nets there are."""
     sub = pd.concat([of(inv, "a"), of(inv, "b")])
     sub = sub[sub["transform"].isin(list(TABLE3_COLUMNS))]
     sub = sub.assign(cell=[f"{i} / {c}" for i, c in zip(sub.invariant, sub.channels, strict=True)],
                      g=sub["transform"].map(TABLE3_COLUMNS))
-    return sub.pivot_table(index="layer", columns=["net", "g"], values="cell", aggfunc="first", sort=False)
+    return sub.pivot_table(index=["net", "g"], columns="layer", values="cell", aggfunc="first",
+                           sort=False).rename_axis(columns=None)
 
 
 def interval_reading(maps: pd.DataFrame, train: pd.DataFrame) -> str:
