@@ -64,7 +64,10 @@ def claim_heterogeneous(df: pd.DataFrame, target: float) -> list[Claim]:
     runs = per_seed(df, "epochs_to_target").reindex(index=seeds, columns=["heterogeneous", "max"])
     never = int(runs.isna().any(axis=1).sum())
     left_out = f"{never} seed(s) where one never reached it left out"
-    ev = _ci(m, lo, hi, n, "epochs") + (f"; {left_out}" if never else "") if n else f"no seed to compare: {left_out}"
+    if n == 0:
+        ev = f"no seed to compare: {left_out}"
+    else:
+        ev = _ci(m, lo, hi, n, "epochs") + (f"; {left_out}" if never else "")
     b = Claim("1b", f"… and converges marginally quicker than max pooling (fewer epochs of training to reach "
               f"{100 * target:g} % validation accuracy)", verdict_of(_better(lo, hi, n, -1)), ev,
               _interval(lo, hi), n)  # fmt: skip
