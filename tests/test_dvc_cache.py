@@ -141,6 +141,117 @@ def test_safe_parses_are_memoised_and_private(tmp_path):
     assert not dvc_cache._safe
 
 
+def test_the_lock_parse_is_kept_across_processes_as_exact_json(tmp_path):
+    """A lock parsed once is read back from .dvc/tmp/eqlab-lock.json by the next process: the same data,
+    without parsing; another text is parsed again; data JSON cannot hold exactly is never stored."""
+    import json
+
+    import dvc.utils.serialize._yaml as yaml_mod
+
+    (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
+    lock = tmp_path / "dvc.lock"
+    text = _lock_head(6)
+    calls = []
+
+    def parse(t: str, path: object, typ: str) -> object:
+        calls.append(t)
+        return yaml_mod.parse_yaml(t, path, typ)
+
+    want = yaml_mod.parse_yaml(text, lock)
+    assert dvc_cache.stored_parse(text, lock, parse) == want and len(calls) == 1
+    store = tmp_path / ".dvc" / "tmp" / "eqlab-lock.json"
+    assert json.loads(store.read_text())["data"] == want
+    got = dvc_cache.stored_parse(text, lock, parse)  # a new process: read back, not parsed
+    assert got == want and json.dumps(got) == json.dumps(want) and len(calls) == 1  # same values, types and order
+    other = text.replace("md5:", "md5:  ", 1)  # the same data, another text: parsed, and now the one stored
+    assert dvc_cache.stored_parse(other, lock, parse) == want and len(calls) == 2
+    assert dvc_cache.stored_parse(text, lock, parse) == want and len(calls) == 3
+    nan = "schema: '2.0'\nstages:\n  s:\n    cmd: x\n    params:\n      params.yaml:\n        a: .nan\n"
+    dvc_cache.stored_parse(nan, lock, parse)
+    assert len(calls) == 4 and json.loads(store.read_text())["data"] == want  # NaN: not stored
+    dvc_cache.stored_parse(nan, lock, parse)
+    assert len(calls) == 5
+    store.write_text("{ torn")  # a damaged store is parsed over, not trusted
+    assert dvc_cache.stored_parse(text, lock, parse) == want and len(calls) == 6
+    assert dvc_cache.stored_parse(text, tmp_path / "elsewhere" / "dvc.lock", parse) == want  # no .dvc/tmp: no store
+    assert not list((tmp_path / ".dvc" / "tmp").glob("*.tmp"))
+
+
+def test_repro_without_targets_takes_the_project_stages_from_the_index(monkeypatch):
+    """``dvc repro``'s stage collection for dvc.yaml gives the stages DVC's own collection gives, in its
+    order, as the index's objects (loaded once); other targets, and a directory without dvc.yaml, go
+    through DVC's own collection."""
+    import dvc.repo.reproduce as repro_mod
+    from dvc.repo import Repo
+
+    dvc_collect = repro_mod.collect_stages
+    restore = dvc_cache.install()
+    try:
+        with Repo(str(ROOT)) as repo:
+            monkeypatch.chdir(ROOT)
+            want = [s.addressing for s in dvc_collect(repo, ["dvc.yaml"])]
+            got = repro_mod.collect_stages(repo, iter(["dvc.yaml"]))
+            assert [s.addressing for s in got] == want and len(want) > 50
+            index = {id(s) for s in repo.index.stages}
+            assert all(id(s) in index for s in got)
+            one = repro_mod.collect_stages(repo, ["collect"])
+            assert [s.addressing for s in one] == ["collect"] and id(one[0]) not in index  # DVC's own path
+            monkeypatch.chdir(ROOT / "src")  # no dvc.yaml here: DVC's own answer, its error
+            with pytest.raises(Exception, match="dvc.yaml"):
+                repro_mod.collect_stages(repo, ["dvc.yaml"])
+    finally:
+        restore()
+    assert repro_mod.collect_stages is dvc_collect
+
+
+def test_nested_stage_locks_touch_the_lock_file_once_and_others_still_block(tmp_path, monkeypatch):
+    """A stage lock inside one of this thread's locks that already covers its paths (reproduce ⊃ changed ⊃
+    changed_deps …) neither reads nor writes DVC's rwlock file; any other lock goes through DVC's, and a
+    live process holding a conflicting lock still blocks."""
+    import json
+    import os
+
+    import dvc.rwlock as rw
+    from dvc.fs import LocalFileSystem
+    from dvc.lock import LockError
+
+    fs, tmp = LocalFileSystem(), str(tmp_path)
+    deps, outs = [str(tmp_path / "dep")], [str(tmp_path / "out")]
+    restore = dvc_cache.install()
+    try:
+        edits = []
+        dvc_edit = rw._edit_rwlock
+
+        def counting(*args, **kwargs):
+            edits.append(args)
+            return dvc_edit(*args, **kwargs)
+
+        monkeypatch.setattr(rw, "_edit_rwlock", counting)
+
+        def entries() -> dict:
+            return json.loads((tmp_path / "rwlock").read_text())
+
+        with rw.rwlock(tmp, fs, "cmd", deps, outs, False):  # reproduce: read deps, write outs
+            assert len(edits) == 1
+            held = entries()
+            assert set(held["read"]) == set(deps) and set(held["write"]) == set(outs)
+            with rw.rwlock(tmp, fs, "cmd", deps + outs, [], False):  # changed: read deps and outs
+                with rw.rwlock(tmp, fs, "cmd", [], outs, False):
+                    assert len(edits) == 1 and entries() == held
+            with rw.rwlock(tmp, fs, "cmd", [str(tmp_path / "elsewhere")], [], False):  # not covered
+                assert len(edits) == 2
+            assert len(edits) == 3 and entries() == held
+        assert len(edits) == 4 and not entries().get("read") and not entries().get("write")
+        other = {"pid": os.getppid(), "cmd": "another dvc repro"}  # a live process writing our dependency
+        (tmp_path / "rwlock").write_text(json.dumps({"read": {}, "write": {deps[0]: other}}))
+        with pytest.raises(LockError, match="another dvc repro"):
+            with rw.rwlock(tmp, fs, "cmd", deps, outs, False):
+                pass
+    finally:
+        restore()
+    assert rw.rwlock.__module__ == "dvc.rwlock"
+
+
 def test_other_dvc_releases_run_unpatched(monkeypatch):
     import dvc
     import dvc.utils.serialize._yaml as yaml_mod
