@@ -7,7 +7,8 @@ Het-IEN or E2CNN and the baseline is IEN at the same width). Each figure is the 
 
 Section ``flops`` (``steps.py``, ``flops.py``): the machine's conv2d and matmul peaks, then each
 small-profile architecture's training step (and the 6-layer IEN at paper width) as images/s, GFLOP/s
-and % of the conv peak; a per-op profile per step and the process's peak RSS. ``--only`` picks sections.
+and % of the conv peak; a per-op profile per step and the process's peak RSS. Section ``reference``: each
+small-profile step against issue 11's reference (``steps.reference_rows``). ``--only`` picks sections.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from flops import conv_peak, matmul_peak
-from steps import FlopsReport, bench_steps, flops_json, format_flops, format_profiles, peak_rss_mib
+from steps import FlopsReport, bench_steps, flops_json, format_flops, format_profiles, peak_rss_mib, reference_rows
 
 from eqlab.cli import setup_logging
 from eqlab.env import library_versions
@@ -310,7 +311,7 @@ def bench_jobs(repeats: int, jobs: int = 4, steps: int = 30) -> dict:
             "ours": ours, "baseline": base, "ratio_time": ratio}
 
 
-SECTIONS = ("train", "extract", "cost", "ridge", "lock", "start", "jobs", "flops")
+SECTIONS = ("train", "reference", "extract", "cost", "ridge", "lock", "start", "jobs", "flops")
 
 
 def ratio_rows(device, args: argparse.Namespace) -> list[dict]:
@@ -318,6 +319,8 @@ def ratio_rows(device, args: argparse.Namespace) -> list[dict]:
     rows = []
     if "train" in args.only:
         rows += bench_training(device, args.n_train, args.width, args.repeats)
+    if "reference" in args.only:  # the steps as when issue 11 was filed (bench/steps.py: reference_rows)
+        rows += reference_rows(load_params(args.params), args.steps, args.repeats, device, timed_pair)
     if "extract" in args.only:
         rows.append(bench_extraction(device, args.n_extract, args.width, args.repeats))
     if "cost" in args.only:

@@ -246,6 +246,40 @@ def bench_steps(
     return rows, profiles
 
 
+def reference_rows(
+    params: Mapping[str, Any], steps: int, repeats: int, device: torch.device | str, pair: Callable[..., tuple]
+) -> list[dict[str, Any]]:
+    """Issue 11's reference loop, measured in this run. Each small-profile step (:data:`SMALL_RUNS`) runs under
+    the train stage's deterministic mode (:func:`eqlab.train.device.make_deterministic`) as it is now, and as
+    it was when issue 11 was filed: the same loop, net and data with deterministic mode's NaN fill of new
+    tensors on, the only change to the step's code path since. ``pair(ours, reference, repeats)`` times them
+    alternately (``run.timed_pair``). Deterministic mode is restored afterwards."""
+    import torch.utils.deterministic as det
+
+    from eqlab.train.device import make_deterministic
+
+    before = (torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory)
+    rows = []
+    try:
+        make_deterministic(0)
+        for run in SMALL_RUNS:
+            case = step_case(params, run)
+            step = _runner(case, case.model().to(device), steps)
+
+            def with_fill(fill: bool, step: Callable[[], None] = step) -> None:
+                det.fill_uninitialized_memory = fill
+                step()
+
+            ours, ref, ratio = pair(lambda f=with_fill: f(False), lambda f=with_fill: f(True), repeats)
+            images = case.spec.batch_size * steps
+            rows.append({"figure": f"train step {case.label}: images/s, ours vs the issue-11 reference (NaN fill)",
+                         "ours": images / ours, "baseline": images / ref, "ratio_time": ratio})
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        det.fill_uninitialized_memory = before[1]
+    return rows
+
+
 @dataclass(frozen=True)
 class FlopsReport:
     """The ``flops`` section: peaks measured before (``conv``, ``matmul``) and after (``conv_end``)

@@ -92,6 +92,30 @@ def test_conv_hooks_account_for_every_counted_conv_flop(params):
     assert all(0 < c.useful <= 1 for c in calls) and calls[0].useful == 1  # conv1: 9×9, no padding
 
 
+def test_reference_rows_time_each_small_step_against_the_issue_11_settings(params):
+    """One row per small-profile run, both sides timed (the pair function sees ours first, then the reference,
+    which runs with deterministic mode's NaN fill), and the process's deterministic settings restored."""
+    import torch.utils.deterministic as det
+
+    seen = []
+
+    def pair(ours, reference, repeats):
+        ours()
+        seen.append(det.fill_uninitialized_memory)
+        reference()
+        seen.append(det.fill_uninitialized_memory)
+        return 2.0, 3.0, 2.0 / 3.0
+
+    before = (torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory)
+    rows = steps.reference_rows(params, 1, 1, "cpu", pair)
+    assert [r["figure"].split(":")[0] for r in rows] == [
+        f"train step {steps.step_case(params, run).label}" for run in steps.SMALL_RUNS]
+    assert seen == [False, True] * len(steps.SMALL_RUNS)
+    assert rows[0]["ours"] == pytest.approx(steps.step_case(params, "ien_r4").spec.batch_size / 2.0)
+    assert all(r["ratio_time"] == pytest.approx(2 / 3) for r in rows)
+    assert (torch.are_deterministic_algorithms_enabled(), det.fill_uninitialized_memory) == before
+
+
 def test_step_cases_follow_the_params(params):
     cases = steps.bench_cases(params)
     assert [c.arch for c in cases] == ["rotmnist6", "vgg", "resnet18", "rotmnist6"]
