@@ -1,7 +1,8 @@
 """DVC stage probe_lv_maps@<run>: Lenc & Vedaldi equivariance maps per layer × transform.
 
-Reads the extracted features and the trained model (for the frozen tail); writes a tidy table
-(Parquet + CSV, one row per measurement) and a small metrics JSON.
+Reads the extracted test features, the trained model (for the frozen tail) and the run's dataset (the
+maps are fitted on ``fit_images`` validation images, whose taps this stage computes as extraction
+does); writes a tidy table (Parquet + CSV, one row per measurement) and a small metrics JSON.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from eqlab.cli import run_stage
+from eqlab.data.store import load_split, to_float
+from eqlab.features.extract import tap_outputs
 from eqlab.features.store import read_block, read_manifest
 from eqlab.groups import get_transform
 from eqlab.io import read_json, write_json
 from eqlab.models import load_trained
-from eqlab.params import build, section
+from eqlab.params import ArtifactError, build, section
 from eqlab.probes.frame import probe_frame
-from eqlab.probes.lenc_vedaldi import LVConfig, lv_layer, split_indices
+from eqlab.probes.lenc_vedaldi import Features, LVConfig, lv_layer
 from eqlab.probes.table import write_results
 from eqlab.train.device import device_from_params
 
@@ -43,19 +47,25 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     device = device_from_params(params)
     config = read_json(Path(args.model_dir) / "config.json")
     manifest = read_manifest(args.features)
+    if manifest.get("dataset") != Path(args.data).name:
+        raise ArtifactError(f"{args.features} holds features of {manifest.get('dataset')!r}, not of {args.data}")
     torch.manual_seed(cfg.seed)
     model = load_trained(args.model_dir, device)
+    val = load_split(args.data, "val")
+    ids = np.sort(np.random.default_rng(cfg.seed).permutation(len(val.labels))[: cfg.fit_images])
+    x_fit = to_float(torch.from_numpy(val.images[ids]))
+    interp = manifest["interpolation"]
+    transforms = {t: get_transform(t) for t in manifest["transforms"] if t != "identity"}
+    fit_base = tap_outputs(model, x_fit)  # the fit images' taps, once per transform (small: fit_images images)
+    fit_moved = {t: tap_outputs(model, g.apply(x_fit, interp)) for t, g in transforms.items()}
     rows: list[dict] = []
-    transforms = [t for t in manifest["transforms"] if t != "identity"]
-    work = [(lay["name"], t) for lay in manifest["layers"] for t in transforms]
-    fit = ev = None
-    for layer, tname in tqdm(work, desc="lv_maps", unit="map"):
-        base = read_block(args.features, layer, "identity")
-        moved = read_block(args.features, layer, tname)
-        if fit is None:
-            fit, ev = split_indices(len(base.labels), cfg.fit_fraction, cfg.seed)
-        rows += lv_layer(model, layer, get_transform(tname), base.values, moved.values, base.labels,
-                         fit, ev, cfg, manifest["interpolation"])
+    for layer in tqdm([lay["name"] for lay in manifest["layers"]], desc="lv_maps", unit="layer"):
+        i = model.tap_index(layer)
+        base = read_block(args.features, layer, "identity")  # read once per layer
+        for tname, g in transforms.items():
+            moved = read_block(args.features, layer, tname)
+            fit = Features(fit_base[i], fit_moved[tname][i], val.labels[ids])
+            rows += lv_layer(model, layer, g, fit, Features(base.values, moved.values, base.labels), cfg, interp)
     df = probe_frame(rows, config)
     out = Path(args.out)
     write_results(out, df)
@@ -68,6 +78,7 @@ def cli(argv: list[str] | None = None) -> int:
     p.add_argument("run", help="run ID, a key of train.models in params.yaml")
     p.add_argument("--features", required=True, help="feature directory (from extract_features)")
     p.add_argument("--model-dir", required=True, help="trained model directory (for the frozen tail)")
+    p.add_argument("--data", required=True, help="the run's dataset directory (its validation split fits the maps)")
     p.add_argument("--out", required=True, help="output directory: results.parquet + results.csv")
     p.add_argument("--metrics", required=True, help="output metrics JSON")
     return run_stage(main, p, argv)

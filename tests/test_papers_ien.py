@@ -7,7 +7,7 @@ import pytest
 
 from eqlab.papers.ien import claims, tables
 from eqlab.report.chance import chance_table
-from eqlab.report.intervals import binomial_interval
+from eqlab.report.intervals import binomial_interval, paired_binomial_difference
 from eqlab.report.references import NOTE, load_published, order_of_magnitude, published_table, side_by_side
 
 
@@ -382,16 +382,27 @@ def test_lv_against_no_map_counts_cells_where_a_map_loses():
         for t in ("rot90", "hflip"):
             for probe, v in (("none", none), ("ridge", ridge if t == "rot90" else none / 2)):
                 rows.append(dict(run="r", layer=layer, transform=t, probe=probe, metric="top1_error", value=v))
-    assert tables.lv_against_no_map(pd.DataFrame(rows)).max_half_width_points.isna().all()  # no n_images rows
-    for layer in ("conv1", "conv2"):
-        for t in ("rot90", "hflip"):
-            rows.append(dict(run="r", layer=layer, transform=t, probe="eval", metric="n_images", value=1024.0))
+    out = tables.lv_against_no_map(pd.DataFrame(rows))
+    assert out.max_half_width_points.isna().all() and (out.not_established == 2).all()  # no n_images rows
+    # 1,000 images a cell; discordant pairs: (only the map wrong, only no map wrong)
+    pairs = {("conv1", "rot90"): (110, 10), ("conv2", "rot90"): (20, 70),  # 20 % vs 10 %; 5 % vs 10 %
+             ("conv1", "hflip"): (10, 60), ("conv2", "hflip"): (24, 26)}   # 5 % vs 10 %; 9.8 % vs 10 %, say
+    for (layer, t), (worse, better) in pairs.items():
+        rows += [dict(run="r", layer=layer, transform=t, probe="eval", metric="n_images", value=1000.0),
+                 dict(run="r", layer=layer, transform=t, probe="ridge", metric="wrong_where_none_right", value=worse),
+                 dict(run="r", layer=layer, transform=t, probe="ridge", metric="right_where_none_wrong", value=better)]
     out = tables.lv_against_no_map(pd.DataFrame(rows)).set_index(["transforms", "map"])
-    assert out.loc[("rotations", "ridge"), "max_half_width_points"] == pytest.approx(
-        100 * binomial_interval(0.20, 1024).radius)  # the widest: the 20 % error cell
-    assert out.loc[("rotations", "ridge"), "worse_than_no_map"] == 0.5
-    assert out.loc[("rotations", "ridge"), "mean_change_points"] == pytest.approx((10 - 5) / 2)
-    assert out.loc[("flips", "ridge"), "worse_than_no_map"] == 0.0 and out.loc[("flips", "ridge"), "cells"] == 2
+    rot, flip = out.loc[("rotations", "ridge")], out.loc[("flips", "ridge")]
+    assert rot.max_half_width_points == pytest.approx(100 * binomial_interval(0.20, 1000).radius)  # the 20 % cell
+    assert (rot.worse, rot.better, rot.not_established) == (1, 1, 0)
+    assert (flip.worse, flip.better, flip.not_established) == (0, 1, 1)  # 24 vs 26 discordant: undecided
+    assert rot.mean_change_points == pytest.approx((10 - 5) / 2) and flip.cells == 2
+    assert rot.max_paired_half_width_points == pytest.approx(100 * max(
+        paired_binomial_difference(110, 10, 1000).radius, paired_binomial_difference(20, 70, 1000).radius))
+    reading = tables.lv_interval_reading(pd.DataFrame(rows))
+    assert reading.startswith("Each map is scored on 1,000 test images: 3 of 4 maps' errors have a 95 % "
+                              "interval within ±2 points (widest ±2.6)")  # the 20 % cell
+    assert reading.endswith("would need 2,401 images (the widest case, 50 % error).")
 
 
 def test_departures_are_measured_and_can_be_absent(root):

@@ -116,9 +116,11 @@ CASES = [
     ("extract_features", "extract_features.interpolation", "lanczos", "allowed values: ['nearest', 'bilinear', 'bicubic']",
      ["cnn", *DUMMY, "--out", "OUT"]),
     ("probe_lv_maps", "probe_lv_maps.ridge_lambda", -1.0, "'probe_lv_maps.ridge_lambda' is -1.0; allowed range: [0.0, None]",
-     ["cnn", "--features", "x", "--model-dir", "y", "--out", "OUT", "--metrics", "OUT"]),
+     ["cnn", "--features", "x", "--model-dir", "y", "--data", "z", "--out", "OUT", "--metrics", "OUT"]),
+    ("probe_lv_maps", "probe_lv_maps.fit_images", 1, "'probe_lv_maps.fit_images' is 1; allowed range: [2, None]",
+     ["cnn", "--features", "x", "--model-dir", "y", "--data", "z", "--out", "OUT", "--metrics", "OUT"]),
     ("probe_lv_maps", "probe_lv_maps.lambda", 1.0, "unknown params key(s) ['probe_lv_maps.lambda']; allowed keys:",
-     ["cnn", "--features", "x", "--model-dir", "y", "--out", "OUT", "--metrics", "OUT"]),
+     ["cnn", "--features", "x", "--model-dir", "y", "--data", "z", "--out", "OUT", "--metrics", "OUT"]),
     ("probe_hog_maps", "probe_hog_maps.small.n_train", 1, "'probe_hog_maps.small.n_train' is 1; allowed range: [2, None]",
      ["--out", "OUT", "--metrics", "OUT"]),
     ("probe_hog_maps", "probe_hog_maps.flips", ["hflip", "twist"], "'probe_hog_maps.flips[1]' is 'twist'; allowed values: ['hflip', 'vflip']",
@@ -154,6 +156,21 @@ def test_stage_rejects_bad_param(tmp_path, capsys, params, name, key, value, mes
     assert rc == 2, err
     assert message in err, err
     assert (out / "keep.txt").read_text() == "previous artifact"  # nothing lost
+
+
+def test_lv_maps_refuse_features_of_another_dataset(tmp_path, capsys, params):
+    """probe_lv_maps fits on the --data split and scores on --features: both must be the same dataset."""
+    feats, model = tmp_path / "features", tmp_path / "model"
+    feats.mkdir()
+    model.mkdir()
+    (feats / "manifest.json").write_text('{"dataset": "rot_mnist"}')
+    (model / "config.json").write_text("{}")
+    out = tmp_path / "out"
+    rc, err = run_with(tmp_path, capsys, params, lambda p: None, "probe_lv_maps",
+                       ["cnn", "--features", str(feats), "--model-dir", str(model), "--data", str(tmp_path / "scale_mnist"),
+                        "--out", str(out), "--metrics", str(tmp_path / "m.json")])
+    assert rc == 2 and "holds features of 'rot_mnist', not of" in err and "scale_mnist" in err, err
+    assert not out.exists()
 
 
 def test_unknown_stage_items_list_allowed(tmp_path, capsys, params):

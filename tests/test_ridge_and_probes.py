@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from conftest import SymmetricNet
 from eqlab.features.extract import tap_outputs
 from eqlab.groups import get_transform
-from eqlab.probes.lenc_vedaldi import LVConfig, lv_layer, residual, split_indices
+from eqlab.probes.lenc_vedaldi import Features, LVConfig, lv_layer, residual
 from eqlab.probes.ridge import apply_1x1, fit_ridge, pixels
 
 
@@ -45,12 +45,6 @@ def test_pixels_rows_and_mask():
     assert pixels(x, mask).shape == (4, 3)
 
 
-def test_split_indices_disjoint_and_seeded():
-    fit, ev = split_indices(100, 0.3, 0)
-    assert len(fit) == 30 and len(ev) == 70 and not set(fit) & set(ev)
-    assert np.array_equal(fit, split_indices(100, 0.3, 0)[0])
-
-
 @pytest.mark.parametrize("name", ["rot90", "rot180", "hflip", "vflip"])
 def test_lv_maps_on_an_exactly_equivariant_net(name):
     """For a D4-symmetric net φ(g·x) = g·φ(x): P_g alone restores φ(x) exactly and the tail's
@@ -61,15 +55,20 @@ def test_lv_maps_on_an_exactly_equivariant_net(name):
     labels = net(x).argmax(1).numpy()  # the net's own predictions: original error 0
     phi_x = tap_outputs(net, x)
     phi_gx = tap_outputs(net, g.apply(x))
-    fit, ev = split_indices(40, 0.5, 0)
+    fit, ev = np.arange(20), np.arange(20, 40)
     cfg = LVConfig(ridge_lambda=1e-6, task_epochs=2)
     for i, layer in enumerate(("conv1", "conv2")):
-        rows = lv_layer(net, layer, g, phi_x[i], phi_gx[i], labels, fit, ev, cfg)
+        rows = lv_layer(net, layer, g, Features(phi_x[i][fit], phi_gx[i][fit], labels[fit]),
+                        Features(phi_x[i][ev], phi_gx[i][ev], labels[ev]), cfg)
         val = {(r["probe"], r["metric"]): r["value"] for r in rows}
+        assert val[("eval", "n_images")] == 20 and val[("fit", "n_images")] == 20
         assert val[("p_only", "residual_l2")] < 1e-12
         assert val[("ridge", "residual_l2")] < 1e-6
         assert val[("original", "top1_error")] == 0.0
         assert val[("p_only", "top1_error")] == 0.0
+        # the discordant pairs against no map: P_g is never wrong, so it is right wherever φ(g·x) is wrong
+        assert val[("p_only", "wrong_where_none_right")] == 0
+        assert val[("p_only", "right_where_none_wrong")] == round(20 * val[("none", "top1_error")])
         assert val[("none", "residual_l2")] > 1e-3  # without P_g the maps do not line up
 
 

@@ -4,7 +4,9 @@ For a transform g the stored features are φ(g·x). A map M must undo g: M φ(g�
 ``M = F ∘ P`` the spatial part ``P = g⁻¹`` re-arranges the feature grid (the same group-action code
 as for images, valid because every tap's grid is centred on the image grid) and ``F`` mixes channels.
 
-Compensation methods, each scored on a held-out split:
+The maps are fitted on ``fit_images`` images of the validation split (unseen in training, as the
+test images are) and scored on every extracted test image, so the scoring set is as large as the
+extraction makes it. Compensation methods:
 
 * ``none``     — φ(g·x) as it is (the uncompensated reference);
 * ``p_only``   — ``P φ(g·x)``: matches ``M`` when the layer is invariant up to the spatial motion;
@@ -14,8 +16,11 @@ Compensation methods, each scored on a held-out split:
   tail needs; the paper does not say how F is initialised).
 
 Metrics: ``residual_l2`` = ‖(M φ(g·x) − φ(x))·m‖² / ‖φ(x)·m‖² with m the transform's valid mask,
-and ``top1_error`` of ψ(M φ(g·x)); ``original`` rows give ψ(φ(x))'s error for reference; an ``eval``
-row gives ``n_images``, how many held-out images scored the cell (its binomial interval, in the report).
+and ``top1_error`` of ψ(M φ(g·x)); ``original`` rows give ψ(φ(x))'s error for reference; ``eval`` and
+``fit`` rows give ``n_images``, how many test images scored the cell (its binomial interval, in the
+report) and how many validation images fitted it. Each method other than ``none`` also counts, over the
+same test images, ``wrong_where_none_right`` and ``right_where_none_wrong``: the discordant pairs a
+paired interval of (method − none) is built on (:func:`eqlab.report.intervals.paired_binomial_difference`).
 """
 
 from __future__ import annotations
@@ -36,17 +41,20 @@ class LVConfig:
     """``probe_lv_maps``."""
 
     ridge_lambda: float = field(default=1e-3, metadata={"min": 0.0})
-    fit_fraction: float = field(default=0.5, metadata={"min": 0.05, "max": 0.95})
+    fit_images: int = field(default=256, metadata={"min": 2})
     task_epochs: int = field(default=20, metadata={"min": 0})
     task_lr: float = field(default=1e-2, metadata={"min": 0.0})
     task_batch_size: int = field(default=32, metadata={"min": 1})
     seed: int = 0
 
 
-def split_indices(n: int, fit_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed).permutation(n)
-    k = int(round(n * fit_fraction))
-    return np.sort(order[:k]), np.sort(order[k:])
+@dataclass(frozen=True)
+class Features:
+    """One tap on one set of images: φ(x), φ(g·x) (``(N, C, H, W)``) and the labels."""
+
+    x: np.ndarray
+    gx: np.ndarray
+    labels: np.ndarray
 
 
 def residual(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
@@ -57,13 +65,14 @@ def residual(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def top1_error(model: TappedModel, index: int, h: np.ndarray, labels: np.ndarray, batch: int = 256) -> float:
+def mistakes(model: TappedModel, index: int, h: np.ndarray, labels: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Per image: is the tail's top-1 prediction on ``h`` (tap ``index``) wrong? A bool vector."""
     device = next(model.parameters()).device
-    wrong = 0
+    out = np.zeros(len(h), dtype=bool)
     for i in range(0, len(h), batch):
         logits = model.forward_from(index, torch.from_numpy(h[i : i + batch]).to(device))
-        wrong += int((logits.argmax(1).cpu().numpy() != labels[i : i + batch]).sum())
-    return wrong / max(1, len(h))
+        out[i : i + batch] = logits.argmax(1).cpu().numpy() != labels[i : i + batch]
+    return out
 
 
 def train_task_map(
@@ -103,30 +112,37 @@ def lv_layer(
     model: TappedModel,
     layer: str,
     g: Transform,
-    phi_x: np.ndarray,
-    phi_gx: np.ndarray,
-    labels: np.ndarray,
-    fit: np.ndarray,
-    ev: np.ndarray,
+    fit: Features,
+    test: Features,
     cfg: LVConfig,
     interp: str = "bilinear",
 ) -> list[dict]:
-    """All compensation results for one layer and transform → rows (layer, transform, probe, metric, value)."""
+    """All compensation results for one layer and transform, the maps fitted on ``fit`` and scored on
+    ``test`` → rows (layer, transform, probe, metric, value)."""
     index = model.tap_index(layer)
-    h, w = phi_x.shape[-2:]
-    mask = g.valid_mask(h, w).numpy()
-    aligned = g.inverse().apply(torch.from_numpy(phi_gx), interp).numpy()  # P φ(g·x)
-    a, b = fit_ridge(pixels(aligned[fit], mask), pixels(phi_x[fit], mask), cfg.ridge_lambda)
-    ridge = apply_1x1(aligned, a, b)
-    ta, tb = train_task_map(model, index, aligned[fit], labels[fit], cfg, init=(a, b))
-    task = apply_1x1(aligned, ta, tb)
+    mask = g.valid_mask(*test.x.shape[-2:]).numpy()
+    back = g.inverse()
+
+    def align(h: np.ndarray) -> np.ndarray:  # P φ(g·x)
+        return back.apply(torch.from_numpy(h), interp).numpy()
+
+    fit_aligned = align(fit.gx)
+    a, b = fit_ridge(pixels(fit_aligned, mask), pixels(fit.x, mask), cfg.ridge_lambda)
+    ta, tb = train_task_map(model, index, fit_aligned, fit.labels, cfg, init=(a, b))
+    aligned = align(test.gx)
+    feats = {"none": test.gx, "p_only": aligned, "ridge": apply_1x1(aligned, a, b), "task": apply_1x1(aligned, ta, tb),
+             "original": test.x}
+    wrong = {probe: mistakes(model, index, h, test.labels) for probe, h in feats.items()}
 
     def row(probe: str, metric: str, value: float) -> dict:
-        return dict(layer=layer, transform=g.name, probe=probe, metric=metric, value=value)
+        return dict(layer=layer, transform=g.name, probe=probe, metric=metric, value=float(value))
 
-    rows = [row("eval", "n_images", float(len(ev)))]
-    for probe, feats in (("none", phi_gx), ("p_only", aligned), ("ridge", ridge), ("task", task), ("original", phi_x)):
-        rows.append(row(probe, "top1_error", top1_error(model, index, feats[ev], labels[ev])))
+    rows = [row("eval", "n_images", len(test.labels)), row("fit", "n_images", len(fit.labels))]
+    for probe, h in feats.items():
+        rows.append(row(probe, "top1_error", wrong[probe].mean()))
         if probe != "original":
-            rows.append(row(probe, "residual_l2", residual(feats[ev], phi_x[ev], mask)))
+            rows.append(row(probe, "residual_l2", residual(h, test.x, mask)))
+        if probe != "none":
+            rows.append(row(probe, "wrong_where_none_right", (wrong[probe] & ~wrong["none"]).sum()))
+            rows.append(row(probe, "right_where_none_wrong", (~wrong[probe] & wrong["none"]).sum()))
     return rows

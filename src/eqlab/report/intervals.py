@@ -124,6 +124,21 @@ def binomial_interval(p: float, n: int, level: float = LEVEL) -> Interval:
     return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n)
 
 
+def paired_binomial_difference(worse: int, better: int, n: int, level: float = LEVEL) -> Interval:
+    """Interval of the difference of two error rates measured on the same ``n`` images, from its discordant
+    pairs: ``worse`` images only the first gets wrong, ``better`` images only the second gets wrong. The
+    estimate is (worse − better)/n; the bounds are Agresti and Min's (2005) adjusted Wald interval (half an
+    image added to each cell of the 2×2 table), which keeps its coverage when few pairs disagree."""
+    if n < 1 or worse < 0 or better < 0 or worse + better > n:
+        raise ValueError(f"paired counts need 0 ≤ worse + better ≤ n with n ≥ 1, got worse={worse}, better={better}, n={n}")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    m = n + 2
+    p_worse, p_better = (worse + 0.5) / m, (better + 0.5) / m
+    d = p_worse - p_better
+    half = z * math.sqrt(max(p_worse + p_better - d * d, 0.0) / m)
+    return Interval((worse - better) / n, max(-1.0, d - half), min(1.0, d + half), n)
+
+
 def log10(values: Iterable[float]) -> np.ndarray:
     """log10 of positive errors (a zero error, e.g. an exactly equivariant layer, is floored at 1e-30)."""
     return np.log10(np.maximum(_values(values), 1e-30))

@@ -143,7 +143,7 @@ def lv_compensation(results: pd.DataFrame, run: str, metric: str = "top1_error")
     their 95 % Wilson interval over the scored images (where the probe recorded ``n_images``)."""
     df = results[(results.run == run) & (results.metric == metric) & results.probe.isin(list(PROBE_STYLE))]
     transforms = list(dict.fromkeys(df["transform"]))
-    counts = results[(results.run == run) & (results.metric == "n_images")].set_index(["layer", "transform"]).value
+    counts = results[(results.run == run) & (results.probe == "eval") & (results.metric == "n_images")].set_index(["layer", "transform"]).value
     fig, axes = plt.subplots(1, len(transforms), figsize=(3.0 * len(transforms), 3.2), sharey=True, squeeze=False)
     for ax, t in zip(axes[0], transforms, strict=True):
         sub = df[df["transform"] == t]

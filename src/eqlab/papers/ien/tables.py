@@ -3,11 +3,13 @@ with the published cells beside ours."""
 
 from __future__ import annotations
 
+import math
 import re
+from statistics import NormalDist
 
 import pandas as pd
 
-from eqlab.report.intervals import binomial_interval, half_width
+from eqlab.report.intervals import binomial_interval, half_width, paired_binomial_difference
 from eqlab.report.references import NOTE, gap_notes, order_of_magnitude
 from eqlab.report.results import accuracy_pct, extent
 
@@ -271,40 +273,72 @@ def ours_cells(results: pd.DataFrame, runs: pd.DataFrame, published: pd.DataFram
 LV_FAMILIES = {"rotations": ("rot90", "rot180", "rot270", "rot45"), "flips": ("hflip", "vflip")}
 
 
+def _lv_cell(row: pd.Series, probe: str) -> tuple[float, float, bool | None]:
+    """One (run, layer, transform) cell of ``lv_against_no_map``'s wide frame: the map's Wilson half-width,
+    the paired interval's half-width (points) and its verdict (True: worse than no map, False: better,
+    None: not established or no counts recorded)."""
+    n = row.get(("eval", "n_images"), float("nan"))
+    if pd.isna(n):
+        return float("nan"), float("nan"), None
+    wilson = 100 * binomial_interval(float(row[(probe, "top1_error")]), int(n)).radius
+    worse, better = row.get((probe, "wrong_where_none_right")), row.get((probe, "right_where_none_wrong"))
+    if worse is None or better is None or pd.isna(worse) or pd.isna(better):
+        return wilson, float("nan"), None
+    iv = paired_binomial_difference(int(worse), int(better), int(n))
+    if iv.low > 0:
+        return wilson, 100 * iv.radius, True
+    if iv.high < 0:
+        return wilson, 100 * iv.radius, False
+    return wilson, 100 * iv.radius, None
+
+
 def lv_against_no_map(results: pd.DataFrame, probes: tuple[str, ...] = ("ridge", "task")) -> pd.DataFrame:
-    """Per transform family (rotations, flips) and map (``ridge``, ``task``): over every (run, layer,
-    transform) cell, how often the compensated top-1 error is above the uncompensated one (the map does
-    worse than no map), the mean of (map − none) in points, and the widest 95 % Wilson half-width of a
-    map's top-1 error over the scored images (points; NaN where the probe did not record ``n_images``). Rot-MNIST nets see every rotation in
-    training, so there the uncompensated error is already near the original and a map can only lose."""
-    lv = results[results.metric == "top1_error"]
-    wide = lv.pivot_table(index=["run", "layer", "transform"], columns="probe", values="value")
-    counts = results[results.metric == "n_images"].set_index(["run", "layer", "transform"]).value
+    """Per transform family (rotations, flips) and map (``ridge``, ``task``), over every (run, layer,
+    transform) cell: in how many cells the map's top-1 error is above the uncompensated one (the map does
+    worse than no map), below it, or neither established, each cell decided by the 95 % paired interval of
+    (map − none) on the same test images (:func:`paired_binomial_difference` of the cell's discordant
+    images); the mean of (map − none) in points; and the widest 95 % half-widths, in points, of a map's
+    error (Wilson, over the scored images) and of the paired change (NaN where the probe recorded no
+    counts). Rot-MNIST nets see every rotation in training, so there the uncompensated error is already
+    near the original and a map can only lose."""
+    lv = results[results.metric.isin(["top1_error", "n_images", "wrong_where_none_right", "right_where_none_wrong"])]
+    wide = lv.pivot_table(index=["run", "layer", "transform"], columns=["probe", "metric"], values="value")
     rows = []
     for family, names in LV_FAMILIES.items():
         sel = wide[wide.index.get_level_values("transform").isin(names)]
         for probe in probes:
-            if probe not in sel or "none" not in sel:
+            if (probe, "top1_error") not in sel or ("none", "top1_error") not in sel:
                 continue
-            pair = sel[[probe, "none"]].dropna()
-            if len(pair):
-                diff = (pair[probe] - pair["none"]) * 100
-                n = counts.reindex(pair.index)
-                half = [
-                    100 * binomial_interval(float(v), int(k)).radius
-                    for v, k in zip(pair[probe], n, strict=True)
-                    if pd.notna(k)
-                ]
-                rows.append(
-                    dict(
-                        transforms=family,
-                        map=probe,
-                        cells=len(pair),
-                        worse_than_no_map=float((diff > 0).mean()),
-                        mean_change_points=float(diff.mean()),
-                        max_half_width_points=max(half) if half else float("nan"),
-                    )
-                )
-    return pd.DataFrame(
-        rows, columns=["transforms", "map", "cells", "worse_than_no_map", "mean_change_points", "max_half_width_points"]
-    )
+            sel_p = sel[sel[(probe, "top1_error")].notna() & sel[("none", "top1_error")].notna()]
+            if not len(sel_p):
+                continue
+            diff = (sel_p[(probe, "top1_error")] - sel_p[("none", "top1_error")]) * 100
+            wilson, paired, verdict = zip(*(_lv_cell(r, probe) for _, r in sel_p.iterrows()), strict=True)
+            rows.append(dict(
+                transforms=family, map=probe, cells=len(sel_p),
+                worse=sum(v is True for v in verdict), better=sum(v is False for v in verdict),
+                not_established=sum(v is None for v in verdict),
+                mean_change_points=float(diff.mean()),
+                max_half_width_points=max(wilson), max_paired_half_width_points=max(paired),
+            ))
+    return pd.DataFrame(rows, columns=["transforms", "map", "cells", "worse", "better", "not_established",
+                                       "mean_change_points", "max_half_width_points", "max_paired_half_width_points"])
+
+
+def lv_interval_reading(results: pd.DataFrame, target: float = 2.0) -> str:
+    """A sentence on the scored images behind ``lv_against_no_map``: how many test images scored each
+    cell, how many maps' errors have a Wilson half-width within ``target`` points, the widest one, and how
+    many images a ±``target``-point interval at 50 % error would need."""
+    key = ["run", "layer", "transform"]
+    n = results[(results.probe == "eval") & (results.metric == "n_images")].set_index(key).value
+    err = results[(results.probe.isin(["ridge", "task"])) & (results.metric == "top1_error")]
+    if not len(n) or not len(err):
+        return "No map was scored."
+    k = n.reindex(err.set_index(key).index).to_numpy()
+    half = [100 * binomial_interval(float(v), int(c)).radius for v, c in zip(err.value, k, strict=True)]
+    within = sum(h <= target for h in half)
+    need = math.ceil(0.25 * (NormalDist().inv_cdf(0.975) / (target / 100)) ** 2)  # normal approximation
+    sizes = f"{int(n.min()):,}" if n.min() == n.max() else f"{int(n.min()):,}–{int(n.max()):,}"
+    return (f"Each map is scored on {sizes} test images: {within} of {len(half)} maps' errors "
+            f"have a 95 % interval within ±{target:g} points (widest ±{max(half):.1f}); ±{target:g} at every error "
+            f"rate would need {need:,} images (the widest case, 50 % error).")
