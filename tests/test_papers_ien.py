@@ -405,6 +405,33 @@ def test_lv_against_no_map_counts_cells_where_a_map_loses():
     assert reading.endswith("would need 2,401 images (the widest case, 50 % error).")
 
 
+def test_lv_pooled_sums_counts_over_a_models_seeds():
+    """Pooling two seeds: the error is all mistakes over all scored images (not the mean of the rates when
+    the seeds scored different numbers), counts add up, residuals average, fit sizes stay per run, and a
+    run of another model stays apart."""
+    meta = dict(layer="conv1", transform="hflip", family="cnn", arch="a", dataset="d")
+    cells = {"m": (0, 1000, 0.10, 30, 40, 0.5), "m_s1": (1, 500, 0.40, 10, 20, 0.7), "o": (0, 200, 0.25, 5, 6, 0.1)}
+    rows = []
+    for run, (seed, n, err, worse, better, res) in cells.items():
+        rows += [dict(run=run, seed=seed, probe="eval", metric="n_images", value=n, **meta),
+                 dict(run=run, seed=seed, probe="fit", metric="n_images", value=256, **meta),
+                 dict(run=run, seed=seed, probe="ridge", metric="top1_error", value=err, **meta),
+                 dict(run=run, seed=seed, probe="ridge", metric="residual_l2", value=res, **meta),
+                 dict(run=run, seed=seed, probe="ridge", metric="wrong_where_none_right", value=worse, **meta),
+                 dict(run=run, seed=seed, probe="ridge", metric="right_where_none_wrong", value=better, **meta),
+                 dict(run=run, seed=seed, probe="extent_of_equivariance", metric="rel", value=1.0, **meta)]
+    pooled = tables.lv_pooled(pd.DataFrame(rows), {"m": ["m", "m_s1"], "o": ["o"]})
+    val = pooled.set_index(["run", "probe", "metric"]).value
+    assert val[("m", "eval", "n_images")] == 1500 and val[("m", "eval", "seeds")] == 2
+    assert val[("m", "ridge", "top1_error")] == pytest.approx((100 + 200) / 1500)  # not (0.10 + 0.40) / 2
+    assert val[("m", "ridge", "wrong_where_none_right")] == 40 and val[("m", "ridge", "right_where_none_wrong")] == 60
+    assert val[("m", "ridge", "residual_l2")] == pytest.approx(0.6) and val[("m", "fit", "n_images")] == 256
+    assert val[("o", "ridge", "top1_error")] == pytest.approx(0.25) and val[("o", "eval", "seeds")] == 1
+    assert "extent_of_equivariance" not in set(pooled.probe)
+    assert tables.lv_interval_reading(pooled).startswith("Each map is scored on 200–1,500 test images, pooled over "
+                                                         "1–2 seeds of each model: ")
+
+
 def test_departures_are_measured_and_can_be_absent(root):
     from eqlab.papers.ien.departures import departures
 

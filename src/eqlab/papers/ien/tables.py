@@ -271,6 +271,37 @@ def ours_cells(results: pd.DataFrame, runs: pd.DataFrame, published: pd.DataFram
 # Lenc & Vedaldi maps on the IEN runs: does a learned map beat no map at all?
 
 LV_FAMILIES = {"rotations": ("rot90", "rot180", "rot270", "rot45"), "flips": ("hflip", "vflip")}
+LV_PROBES = ("eval", "fit", "original", "none", "p_only", "ridge", "task")
+_LV_DISCORDANT = ("wrong_where_none_right", "right_where_none_wrong")
+
+
+def lv_pooled(results: pd.DataFrame, groups: dict[str, list[str]]) -> pd.DataFrame:
+    """The Lenc & Vedaldi rows of ``results`` pooled over each model's seeds, in the same tidy shape with
+    ``run`` = the model's label (``groups``: {label: its runs}, as :func:`eqlab.report.results.seed_groups`
+    gives): image counts and discordant pairs summed, top-1 errors weighted by the images each run scored
+    (all mistakes over all scored images), residuals averaged, and a ``seeds`` row (probe ``eval``) per
+    cell counting the runs pooled. Models without a probed run are left out. Intervals on the pooled
+    counts treat the nets as fixed: they size the test set behind a model's mean, not the seed spread."""
+    model_of = {r: m for m, rs in groups.items() for r in rs}
+    lv = results[results.run.isin(list(model_of)) & results.probe.isin(LV_PROBES)]
+    if not len(lv):
+        return lv
+    key = ["run", "layer", "transform"]
+    n = lv[(lv.probe == "eval") & (lv.metric == "n_images")][[*key, "value"]].rename(columns={"value": "_n"})
+    lv = lv.merge(n, on=key, how="left").assign(run=lambda d: d.run.map(model_of))
+    err = lv.metric == "top1_error"
+    lv.loc[err, "value"] = lv.loc[err, "value"] * lv.loc[err, "_n"]  # mistakes
+    summed = err | lv.metric.isin(_LV_DISCORDANT) | ((lv.probe == "eval") & (lv.metric == "n_images"))
+    cols = [*key, "family", "arch", "dataset", "probe", "metric"]
+    out = pd.concat([lv[summed].groupby(cols, sort=False).value.sum().reset_index(),
+                     lv[~summed].groupby(cols, sort=False).value.mean().reset_index()], ignore_index=True)
+    scored = n.assign(run=n.run.map(model_of)).groupby(key)._n.sum()
+    mistakes = out.metric == "top1_error"
+    out.loc[mistakes, "value"] = out.loc[mistakes, "value"].to_numpy() / scored.reindex(
+        pd.MultiIndex.from_frame(out.loc[mistakes, key])).to_numpy()
+    seeds = lv[lv.probe == "eval"].groupby([*key, "family", "arch", "dataset"]).seed.nunique().reset_index()
+    seeds = seeds.rename(columns={"seed": "value"}).assign(probe="eval", metric="seeds")
+    return pd.concat([out, seeds], ignore_index=True)
 
 
 def _lv_cell(row: pd.Series, probe: str) -> tuple[float, float, bool | None]:
@@ -338,7 +369,12 @@ def lv_interval_reading(results: pd.DataFrame, target: float = 2.0) -> str:
     half = [100 * binomial_interval(float(v), int(c)).radius for v, c in zip(err.value, k, strict=True)]
     within = sum(h <= target for h in half)
     need = math.ceil(0.25 * (NormalDist().inv_cdf(0.975) / (target / 100)) ** 2)  # normal approximation
-    sizes = f"{int(n.min()):,}" if n.min() == n.max() else f"{int(n.min()):,}–{int(n.max()):,}"
-    return (f"Each map is scored on {sizes} test images: {within} of {len(half)} maps' errors "
+    def span(v: pd.Series) -> str:
+        return f"{int(v.min()):,}" if v.min() == v.max() else f"{int(v.min()):,}–{int(v.max()):,}"
+
+    seeds = results[(results.probe == "eval") & (results.metric == "seeds")].value
+    pooled = f", pooled over {span(seeds)} seeds of each model" if len(seeds) else ""  # by lv_pooled
+    sizes = f"{span(n)} test images{pooled}"
+    return (f"Each map is scored on {sizes}: {within} of {len(half)} maps' errors "
             f"have a 95 % interval within ±{target:g} points (widest ±{max(half):.1f}); ±{target:g} at every error "
             f"rate would need {need:,} images (the widest case, 50 % error).")
