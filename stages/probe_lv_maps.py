@@ -27,7 +27,7 @@ from eqlab.io import read_json, write_json
 from eqlab.models import load_trained
 from eqlab.params import ArtifactError, build, section
 from eqlab.probes.frame import probe_frame
-from eqlab.probes.lenc_vedaldi import Features, LVConfig, lv_layer
+from eqlab.probes.lenc_vedaldi import Features, LVConfig, lv_layer, mistakes
 from eqlab.probes.table import write_results
 from eqlab.train.device import device_from_params
 
@@ -61,11 +61,12 @@ def main(args: argparse.Namespace, params: dict[str, Any]) -> None:
     rows: list[dict] = []
     for layer in tqdm([lay["name"] for lay in manifest["layers"]], desc="lv_maps", unit="layer"):
         i = model.tap_index(layer)
-        base = read_block(args.features, layer, "identity")  # read once per layer
+        base = read_block(args.features, layer, "identity")  # read and scored once per layer
+        original = mistakes(model, i, base.values, base.labels)
         for tname, g in transforms.items():
             moved = read_block(args.features, layer, tname)
             fit = Features(fit_base[i], fit_moved[tname][i], val.labels[ids])
-            rows += lv_layer(model, layer, g, fit, Features(base.values, moved.values, base.labels), cfg, interp)
+            rows += lv_layer(model, layer, g, fit, Features(base.values, moved.values, base.labels), cfg, interp, original)
     df = probe_frame(rows, config)
     out = Path(args.out)
     write_results(out, df)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from conftest import SymmetricNet
 from eqlab.features.extract import tap_outputs
 from eqlab.groups import get_transform
-from eqlab.probes.lenc_vedaldi import Features, LVConfig, lv_layer, residual
+from eqlab.probes.lenc_vedaldi import Features, LVConfig, lv_layer, mistakes, residual
 from eqlab.probes.ridge import apply_1x1, fit_ridge, pixels
 
 
@@ -70,12 +70,26 @@ def test_lv_maps_on_an_exactly_equivariant_net(name):
         assert val[("p_only", "wrong_where_none_right")] == 0
         assert val[("p_only", "right_where_none_wrong")] == round(20 * val[("none", "top1_error")])
         assert val[("none", "residual_l2")] > 1e-3  # without P_g the maps do not line up
+        # the stage scores φ(x) once per layer and passes its mistakes: the same rows
+        wrong = mistakes(net, i, phi_x[i][ev], labels[ev])
+        assert lv_layer(net, layer, g, Features(phi_x[i][fit], phi_gx[i][fit], labels[fit]),
+                        Features(phi_x[i][ev], phi_gx[i][ev], labels[ev]), cfg, original=wrong) == rows
 
 
 def test_residual_is_normalised():
     t = np.ones((1, 1, 2, 2))
     assert residual(t, t, np.ones((2, 2), bool)) == 0.0
     assert residual(2 * t, t, np.ones((2, 2), bool)) == pytest.approx(1.0)
+
+
+def test_residual_matches_a_float64_reference_inside_the_mask():
+    rng = np.random.default_rng(0)
+    pred, target = rng.normal(size=(2, 50, 8, 9, 9)).astype(np.float32)
+    mask = rng.random((9, 9)) > 0.3
+    p, t = pred.astype(np.float64)[..., mask], target.astype(np.float64)[..., mask]
+    assert residual(pred, target, mask) == pytest.approx(((p - t) ** 2).sum() / (t**2).sum(), rel=1e-7)  # float32 products
+    pred[..., ~mask] = 1e6  # outside the mask: ignored
+    assert residual(pred, target, mask) == pytest.approx(((p - t) ** 2).sum() / (t**2).sum(), rel=1e-7)  # float32 products
 
 
 def test_task_map_trains_through_an_e2cnn_tail(tmp_path):

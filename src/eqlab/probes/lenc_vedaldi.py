@@ -58,10 +58,13 @@ class Features:
 
 
 def residual(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
-    m = mask[None, None].astype(np.float64)
-    num = (((pred.astype(np.float64) - target) ** 2) * m).sum()
-    den = ((target.astype(np.float64) ** 2) * m).sum()
-    return float(num / max(den, 1e-300))
+    """‖(pred − target)·m‖² / ‖target·m‖²: float32 products, summed in float64."""
+    p, t = torch.from_numpy(pred), torch.from_numpy(target)
+    m = torch.from_numpy(np.asarray(mask, dtype=np.float32))
+    d = p - t
+    num = (d * d * m).sum(dtype=torch.float64)
+    den = (t * t * m).sum(dtype=torch.float64)
+    return float(num / max(float(den), 1e-300))
 
 
 @torch.no_grad()
@@ -116,9 +119,11 @@ def lv_layer(
     test: Features,
     cfg: LVConfig,
     interp: str = "bilinear",
+    original: np.ndarray | None = None,
 ) -> list[dict]:
     """All compensation results for one layer and transform, the maps fitted on ``fit`` and scored on
-    ``test`` → rows (layer, transform, probe, metric, value)."""
+    ``test`` → rows (layer, transform, probe, metric, value). ``original``: the tail's per-image mistakes
+    on ``test.x`` (:func:`mistakes`), when the caller scored them once for every transform of the layer."""
     index = model.tap_index(layer)
     mask = g.valid_mask(*test.x.shape[-2:]).numpy()
     back = g.inverse()
@@ -132,7 +137,8 @@ def lv_layer(
     aligned = align(test.gx)
     feats = {"none": test.gx, "p_only": aligned, "ridge": apply_1x1(aligned, a, b), "task": apply_1x1(aligned, ta, tb),
              "original": test.x}
-    wrong = {probe: mistakes(model, index, h, test.labels) for probe, h in feats.items()}
+    wrong = {probe: original if probe == "original" and original is not None else mistakes(model, index, h, test.labels)
+             for probe, h in feats.items()}
 
     def row(probe: str, metric: str, value: float) -> dict:
         return dict(layer=layer, transform=g.name, probe=probe, metric=metric, value=float(value))
