@@ -305,3 +305,42 @@ def yaml_mod_safe(path: Path):
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+def test_file_dependency_hashes_are_kept_while_the_file_is_unchanged(tmp_path):
+    """A file dependency's hash is computed once per stat; rewriting the file (same size, new content)
+    gives the new hash; each caller gets its own hash object; directories and cached outputs go through
+    DVC's own build every time."""
+    import os
+
+    import dvc.output as output_mod
+    from dvc.fs import LocalFileSystem
+    from dvc_data.hashfile.db import HashFileDB
+
+    calls: list[str] = []
+    dvc_build = output_mod.build
+
+    def counting(odb, path, *args, **kwargs):
+        calls.append(path)
+        return dvc_build(odb, path, *args, **kwargs)
+
+    output_mod.build = counting
+    restore = dvc_cache.install()
+    try:
+        fs = LocalFileSystem()
+        odb = HashFileDB(fs, str(tmp_path / "cache"))
+        dep = tmp_path / "dep.py"
+        dep.write_text("a = 1\n")
+        first = output_mod.build(odb, str(dep), fs, "md5", dry_run=True)[2].hash_info
+        second = output_mod.build(odb, str(dep), fs, "md5", dry_run=True)[2].hash_info
+        assert first == second and first is not second and len(calls) == 1
+        dep.write_text("a = 2\n")  # same size, other bytes
+        os.utime(dep, ns=(1, 1))  # a new stat even on a coarse clock
+        third = output_mod.build(odb, str(dep), fs, "md5", dry_run=True)[2].hash_info
+        assert third != first and len(calls) == 2
+        output_mod.build(odb, str(dep), fs, "md5", dry_run=False)  # a cached output: DVC's own, every time
+        output_mod.build(odb, str(tmp_path), fs, "md5", dry_run=True)  # a directory: likewise
+        assert len(calls) == 4
+    finally:
+        restore()
+        output_mod.build = dvc_build
