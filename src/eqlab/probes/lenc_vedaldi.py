@@ -137,8 +137,8 @@ def lv_layer(
     aligned = align(test.gx)
     feats = {"none": test.gx, "p_only": aligned, "ridge": apply_1x1(aligned, a, b), "task": apply_1x1(aligned, ta, tb),
              "original": test.x}
-    wrong = {probe: original if probe == "original" and original is not None else mistakes(model, index, h, test.labels)
-             for probe, h in feats.items()}
+    wrong = {probe: mistakes(model, index, h, test.labels) for probe, h in feats.items() if probe != "original"}
+    wrong["original"] = mistakes(model, index, test.x, test.labels) if original is None else original
 
     def row(probe: str, metric: str, value: float) -> dict:
         return dict(layer=layer, transform=g.name, probe=probe, metric=metric, value=float(value))

@@ -9,7 +9,7 @@ from statistics import NormalDist
 
 import pandas as pd
 
-from eqlab.report.intervals import binomial_interval, half_width, paired_binomial_difference
+from eqlab.report.intervals import LEVEL, binomial_interval, half_width, paired_binomial_difference
 from eqlab.report.references import NOTE, gap_notes, order_of_magnitude
 from eqlab.report.results import accuracy_pct, extent
 
@@ -332,7 +332,7 @@ def lv_against_no_map(results: pd.DataFrame, probes: tuple[str, ...] = ("ridge",
     error (Wilson, over the scored images) and of the paired change (NaN where the probe recorded no
     counts). Rot-MNIST nets see every rotation in training, so there the uncompensated error is already
     near the original and a map can only lose."""
-    lv = results[results.metric.isin(["top1_error", "n_images", "wrong_where_none_right", "right_where_none_wrong"])]
+    lv = results[results.metric.isin(["top1_error", "n_images", *_LV_DISCORDANT])]
     wide = lv.pivot_table(index=["run", "layer", "transform"], columns=["probe", "metric"], values="value")
     rows = []
     for family, names in LV_FAMILIES.items():
@@ -368,7 +368,8 @@ def lv_interval_reading(results: pd.DataFrame, target: float = 2.0) -> str:
     k = n.reindex(err.set_index(key).index).to_numpy()
     half = [100 * binomial_interval(float(v), int(c)).radius for v, c in zip(err.value, k, strict=True)]
     within = sum(h <= target for h in half)
-    need = math.ceil(0.25 * (NormalDist().inv_cdf(0.975) / (target / 100)) ** 2)  # normal approximation
+    need = math.ceil(0.25 * (NormalDist().inv_cdf(0.5 + LEVEL / 2) / (target / 100)) ** 2)  # normal approximation
+
     def span(v: pd.Series) -> str:
         return f"{int(v.min()):,}" if v.min() == v.max() else f"{int(v.min()):,}–{int(v.max()):,}"
 
